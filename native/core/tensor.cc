@@ -1,0 +1,199 @@
+// Tensor helpers and the CPU caching allocator.
+// Training loops allocate the same sizes every step; reusing freed blocks avoids page faults and
+// zeroing of fresh pages, which costs as much as the kernels on bandwidth-bound ops.
+#include "tensor.h"
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <limits>
+
+namespace rn {
+
+size_t dtype_size(DType d) {
+  switch (d) {
+    case DType::F32: case DType::I32: return 4;
+    case DType::U8: return 1;
+    case DType::I64: return 8;
+    case DType::BF16: case DType::F16: return 2;
+  }
+  return 4;
+}
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::F32: return "float32"; case DType::I32: return "int32"; case DType::U8: return "uint8";
+    case DType::I64: return "int64"; case DType::BF16: return "bfloat16"; case DType::F16: return "float16";
+  }
+  return "?";
+}
+const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
+// ---- CPU caching allocator -------------------------------------------------------------------
+namespace {
+struct CpuAllocator {
+  std::mutex m;
+  std::multimap<size_t, void*> free_blocks;  // size -> block
+  int64_t live = 0, peak = 0, cached = 0, allocs = 0;
+  static constexpr size_t kAlign = 64;
+  static constexpr int64_t kMaxCached = int64_t(2) << 30;
+
+  static size_t round(size_t b) { return b < kAlign ? kAlign : (b + kAlign - 1) / kAlign * kAlign; }
+
+  void* alloc(size_t bytes) {
+    size_t sz = round(bytes);
+    {
+      std::lock_guard<std::mutex> g(m);
+      auto it = free_blocks.find(sz);
+      if (it != free_blocks.end()) {
+        void* p = it->second;
+        free_blocks.erase(it);
+        cached -= sz;
+        live += sz; allocs++;
+        if (live > peak) peak = live;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(kAlign, sz);
+    if (!p) {
+      empty();  // give cached blocks back and retry once
+      p = std::aligned_alloc(kAlign, sz);
+    }
+    if (!p) throw RnError("ERR_RN_OOM", cat("out of memory: could not allocate ", bytes, " bytes on cpu"));
+    std::lock_guard<std::mutex> g(m);
+    live += sz; allocs++;
+    if (live > peak) peak = live;
+    return p;
+  }
+  void release(void* p, size_t bytes) {
+    size_t sz = round(bytes);
+    std::lock_guard<std::mutex> g(m);
+    live -= sz;
+    if (cached + (int64_t)sz <= kMaxCached) {
+      free_blocks.emplace(sz, p);
+      cached += sz;
+    } else {
+      std::free(p);
+    }
+  }
+  void empty() {
+    std::lock_guard<std::mutex> g(m);
+    for (auto& kv : free_blocks) std::free(kv.second);
+    free_blocks.clear();
+    cached = 0;
+  }
+};
+CpuAllocator& cpu_alloc() {
+  static CpuAllocator* a = new CpuAllocator();  // leaked on purpose: outlives every Storage
+  return *a;
+}
+}  // namespace
+
+// Implemented in cuda/ (or cuda/disabled.cc).
+void* cuda_alloc(size_t bytes);
+void cuda_free(void* p, size_t bytes);
+MemStats cuda_memory_stats();
+void cuda_empty_cache();
+void cuda_reset_peak();
+
+Storage::~Storage() {
+  if (!data) return;
+  if (device == Device::CPU) cpu_alloc().release(data, bytes);
+  else cuda_free(data, bytes);
+}
+
+std::shared_ptr<Storage> alloc_storage(size_t bytes, Device dev) {
+  auto s = std::make_shared<Storage>();
+  s->bytes = bytes;
+  s->device = dev;
+  s->data = dev == Device::CPU ? cpu_alloc().alloc(bytes) : cuda_alloc(bytes);
+  return s;
+}
+
+MemStats memory_stats(Device dev) {
+  if (dev == Device::CUDA) return cuda_memory_stats();
+  auto& a = cpu_alloc();
+  std::lock_guard<std::mutex> g(a.m);
+  return {a.live, a.peak, a.cached, a.allocs};
+}
+void empty_cache(Device dev) {
+  if (dev == Device::CUDA) cuda_empty_cache();
+  else cpu_alloc().empty();
+}
+void reset_peak(Device dev) {
+  if (dev == Device::CUDA) { cuda_reset_peak(); return; }
+  auto& a = cpu_alloc();
+  std::lock_guard<std::mutex> g(a.m);
+  a.peak = a.live;
+}
+
+// ---- shapes ----------------------------------------------------------------------------------
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+bool Tensor::is_contiguous() const {
+  int64_t st = 1;
+  for (int64_t i = dim() - 1; i >= 0; i--) {
+    if (shape[i] != 1 && strides[i] != st) return false;
+    st *= shape[i];
+  }
+  return true;
+}
+
+bool Tensor::is_channels_last() const {
+  if (dim() != 4) return false;
+  auto cl = channels_last_strides(shape);
+  for (int i = 0; i < 4; i++)
+    if (shape[i] != 1 && strides[i] != cl[i]) return false;
+  return true;
+}
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> st(shape.size());
+  int64_t s = 1;
+  for (int64_t i = (int64_t)shape.size() - 1; i >= 0; i--) { st[i] = s; s *= shape[i] > 0 ? shape[i] : 1; }
+  return st;
+}
+std::vector<int64_t> channels_last_strides(const std::vector<int64_t>& sh) {
+  // memory order N, H, W, C
+  int64_t C = sh[1], H = sh[2], W = sh[3];
+  return {H * W * C, 1, W * C, C};
+}
+
+int64_t checked_numel(const std::vector<int64_t>& shape, const char* what) {
+  if ((int64_t)shape.size() > kMaxDims)
+    throw_range(cat("Expected at most ", kMaxDims, " dimensions for ", what, " but received ", shape.size()));
+  int64_t n = 1;
+  for (auto s : shape) {
+    if (s < 0) throw_range(cat("Expected non-negative sizes for ", what, " but received ", shape_str(shape)));
+    if (s != 0 && n > std::numeric_limits<int64_t>::max() / 16 / s)
+      throw RnError("ERR_RN_OOM", cat("out of memory: ", what, " of shape ", shape_str(shape), " is too large to allocate"), ErrKind::Range);
+    n *= s;
+  }
+  return n;
+}
+
+Tensor empty(const std::vector<int64_t>& shape, DType dt, Device dev) {
+  int64_t n = checked_numel(shape, "tensor");
+  Tensor t;
+  t.dtype = dt;
+  t.shape = shape;
+  t.strides = contiguous_strides(shape);
+  t.storage = alloc_storage((size_t)n * dtype_size(dt), dev);
+  return t;
+}
+
+Tensor empty_channels_last(const std::vector<int64_t>& shape, DType dt, Device dev) {
+  Tensor t = empty(shape, dt, dev);
+  t.strides = channels_last_strides(shape);
+  return t;
+}
+
+Tensor empty_strided_like(const Tensor& x, DType dt) {
+  if (x.is_channels_last() && !x.is_contiguous()) return empty_channels_last(x.shape, dt, x.device());
+  return empty(x.shape, dt, x.device());
+}
+
+}  // namespace rn
