@@ -48,6 +48,8 @@ struct Tensor {
   bool is_channels_last() const;
   template <class T> T* data() const { return reinterpret_cast<T*>(storage->data) + offset; }
   float* f32() const { return data<float>(); }
+  // Byte pointer to the first element (offset is in elements of dtype).
+  char* raw() const { return static_cast<char*>(storage->data) + offset * (int64_t)dtype_size(dtype); }
 };
 
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape);

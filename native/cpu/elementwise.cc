@@ -1,0 +1,297 @@
+// Elementwise kernels: unary/binary/scalar ops, copies and casts, fills and random numbers.
+// Flat loops are written so the compiler vectorises them (RN_VEC clones per ISA); N-d loops walk
+// the innermost dimension contiguously and are split across threads by outer index.
+#include <cmath>
+#include <cstring>
+#include <algorithm>
+#include "kernels.h"
+#include "../core/parallel.h"
+#include "../core/simd.h"
+#include "../core/tensor.h"
+
+namespace rn {
+
+const char* simd_level() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "avx512";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
+#endif
+  return "baseline";
+}
+
+namespace cpu {
+namespace {
+constexpr int64_t kGrain = 1 << 15;
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+constexpr float kSqrt2OverPi = 0.79788456080286536f;
+
+RN_VEC void relu_k(float* o, const float* x, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0.f ? x[i] : 0.f; }
+RN_VEC void relu_bwd_k(float* dx, const float* dy, const float* y, int64_t n) { for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f; }
+RN_VEC void axpy_k(float* y, const float* x, float a, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] += a * x[i]; }
+RN_VEC void fill_k(float* o, float v, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = v; }
+RN_VEC void add_k(float* o, const float* a, const float* b, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = a[i] + b[i]; }
+RN_VEC void sub_k(float* o, const float* a, const float* b, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = a[i] - b[i]; }
+RN_VEC void mul_k(float* o, const float* a, const float* b, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = a[i] * b[i]; }
+RN_VEC void div_k(float* o, const float* a, const float* b, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = a[i] / b[i]; }
+RN_VEC void sadd_k(float* o, const float* x, float s, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = x[i] + s; }
+RN_VEC void smul_k(float* o, const float* x, float s, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = x[i] * s; }
+
+inline float unary1(float v, Unary op) {
+  switch (op) {
+    case Unary::Relu: return v > 0.f ? v : 0.f;
+    case Unary::Sigmoid: return 1.f / (1.f + std::exp(-v));
+    case Unary::Tanh: return std::tanh(v);
+    case Unary::Gelu: return 0.5f * v * (1.f + std::erf(v * kInvSqrt2));
+    case Unary::GeluTanh: return 0.5f * v * (1.f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+    case Unary::Exp: return std::exp(v);
+    case Unary::Log: return std::log(v);
+    case Unary::Neg: return -v;
+    case Unary::Sqrt: return std::sqrt(v);
+    case Unary::Abs: return std::fabs(v);
+    case Unary::Square: return v * v;
+    case Unary::Rsqrt: return 1.f / std::sqrt(v);
+    case Unary::Reciprocal: return 1.f / v;
+  }
+  return v;
+}
+inline float unary_grad(float g, float x, float y, Unary op) {
+  switch (op) {
+    case Unary::Relu: return y > 0.f ? g : 0.f;
+    case Unary::Sigmoid: return g * y * (1.f - y);
+    case Unary::Tanh: return g * (1.f - y * y);
+    case Unary::Gelu: return g * (0.5f * (1.f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x));
+    case Unary::GeluTanh: {
+      float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
+      float t = std::tanh(u);
+      float du = kSqrt2OverPi * (1.f + 3.f * 0.044715f * x * x);
+      return g * (0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * du);
+    }
+    case Unary::Exp: return g * y;
+    case Unary::Log: return g / x;
+    case Unary::Neg: return -g;
+    case Unary::Sqrt: return g * 0.5f / y;
+    case Unary::Abs: return x > 0.f ? g : (x < 0.f ? -g : 0.f);
+    case Unary::Square: return g * 2.f * x;
+    case Unary::Rsqrt: return g * -0.5f * y * y * y;
+    case Unary::Reciprocal: return g * -y * y;
+  }
+  return g;
+}
+inline float binary1(float a, float b, Binary op) {
+  switch (op) {
+    case Binary::Add: return a + b;
+    case Binary::Sub: return a - b;
+    case Binary::Mul: return a * b;
+    case Binary::Div: return a / b;
+    case Binary::Max: return a > b || std::isnan(a) ? a : b;
+    case Binary::Min: return a < b || std::isnan(a) ? a : b;
+    case Binary::Eq: return a == b ? 1.f : 0.f;
+    case Binary::Gt: return a > b ? 1.f : 0.f;
+    case Binary::Lt: return a < b ? 1.f : 0.f;
+    case Binary::Pow: return std::pow(a, b);
+  }
+  return 0.f;
+}
+inline float scalar1(float x, float s, ScalarOp op) {
+  switch (op) {
+    case ScalarOp::Add: return x + s;
+    case ScalarOp::Mul: return x * s;
+    case ScalarOp::Pow: return s == 2.f ? x * x : std::pow(x, s);
+    case ScalarOp::Rsub: return s - x;
+    case ScalarOp::Rdiv: return s / x;
+    case ScalarOp::Max: return x > s || std::isnan(x) ? x : s;
+    case ScalarOp::Min: return x < s || std::isnan(x) ? x : s;
+    case ScalarOp::Eq: return x == s ? 1.f : 0.f;
+    case ScalarOp::Gt: return x > s ? 1.f : 0.f;
+    case ScalarOp::Lt: return x < s ? 1.f : 0.f;
+  }
+  return x;
+}
+
+// splitmix64: a strong 64-bit mixer; hashing (seed, counter) gives independent streams.
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+inline uint64_t rand64(uint64_t seed, uint64_t i) { return mix64(mix64(seed + 0x9e3779b97f4a7c15ULL) ^ (i * 0xd1b54a32d192ed03ULL)); }
+inline float u01(uint64_t h) { return (float)(h >> 40) * (1.0f / 16777216.0f); }  // [0, 1)
+}  // namespace
+
+void unary_forward(float* out, const float* x, int64_t n, Unary op) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    if (op == Unary::Relu) { relu_k(out + b, x + b, e - b); return; }
+    for (int64_t i = b; i < e; i++) out[i] = unary1(x[i], op);
+  });
+}
+
+void unary_backward(float* dx, const float* dy, const float* x, const float* y, int64_t n, Unary op) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    if (op == Unary::Relu) { relu_bwd_k(dx + b, dy + b, y + b, e - b); return; }
+    for (int64_t i = b; i < e; i++) dx[i] = unary_grad(dy[i], x ? x[i] : 0.f, y ? y[i] : 0.f, op);
+  });
+}
+
+void scalar_forward(float* out, const float* x, float s, int64_t n, ScalarOp op) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    if (op == ScalarOp::Add) { sadd_k(out + b, x + b, s, e - b); return; }
+    if (op == ScalarOp::Mul) { smul_k(out + b, x + b, s, e - b); return; }
+    for (int64_t i = b; i < e; i++) out[i] = scalar1(x[i], s, op);
+  });
+}
+
+void binary_forward(float* out, const float* a, const float* b, const std::vector<int64_t>& shape,
+                    const std::vector<int64_t>& sa, const std::vector<int64_t>& sb, Binary op) {
+  const int64_t nd = (int64_t)shape.size();
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  if (n == 0) return;
+  // Flat fast path: both operands dense with the output's layout.
+  auto cs = contiguous_strides(shape);
+  bool flat = true;
+  for (int64_t d = 0; d < nd; d++)
+    if (shape[d] != 1 && (sa[d] != cs[d] || sb[d] != cs[d])) flat = false;
+  if (flat) {
+    parallel_for(n, kGrain, [&](int64_t lo, int64_t hi) {
+      switch (op) {
+        case Binary::Add: add_k(out + lo, a + lo, b + lo, hi - lo); break;
+        case Binary::Sub: sub_k(out + lo, a + lo, b + lo, hi - lo); break;
+        case Binary::Mul: mul_k(out + lo, a + lo, b + lo, hi - lo); break;
+        case Binary::Div: div_k(out + lo, a + lo, b + lo, hi - lo); break;
+        default: for (int64_t i = lo; i < hi; i++) out[i] = binary1(a[i], b[i], op);
+      }
+    });
+    return;
+  }
+  // General broadcast: walk rows of the innermost dimension.
+  const int64_t inner = nd ? shape[nd - 1] : 1;
+  const int64_t rows = n / inner;
+  const int64_t ia = nd ? sa[nd - 1] : 0, ib = nd ? sb[nd - 1] : 0;
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t rem = r, oa = 0, ob = 0;
+      for (int64_t d = nd - 2; d >= 0; d--) {
+        int64_t i = rem % shape[d];
+        rem /= shape[d];
+        oa += i * sa[d];
+        ob += i * sb[d];
+      }
+      float* o = out + r * inner;
+      const float* pa = a + oa;
+      const float* pb = b + ob;
+      if (ib == 0 && ia == 1 && op == Binary::Add) { sadd_k(o, pa, pb[0], inner); continue; }
+      if (ib == 0 && ia == 1 && op == Binary::Mul) { smul_k(o, pa, pb[0], inner); continue; }
+      for (int64_t i = 0; i < inner; i++) o[i] = binary1(pa[i * ia], pb[i * ib], op);
+    }
+  });
+}
+
+void axpy(float* y, const float* x, float alpha, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { axpy_k(y + b, x + b, alpha, e - b); });
+}
+
+void fill_f32(float* out, float v, int64_t n) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) { fill_k(out + b, v, e - b); });
+}
+
+void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int64_t>& shape,
+                  const std::vector<int64_t>& sd, const std::vector<int64_t>& ss) {
+  const int64_t nd = (int64_t)shape.size();
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  if (n == 0) return;
+  char* d = static_cast<char*>(dst);
+  const char* s = static_cast<const char*>(src);
+  const int64_t inner = nd ? shape[nd - 1] : 1;
+  const int64_t idd = nd ? sd[nd - 1] : 1, iss = nd ? ss[nd - 1] : 1;
+  const int64_t rows = n / inner;
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t rem = r, od = 0, os = 0;
+      for (int64_t k = nd - 2; k >= 0; k--) {
+        int64_t i = rem % shape[k];
+        rem /= shape[k];
+        od += i * sd[k];
+        os += i * ss[k];
+      }
+      char* pd = d + od * es;
+      const char* ps = s + os * es;
+      if (idd == 1 && iss == 1) { std::memcpy(pd, ps, inner * es); continue; }
+      if (es == 4) {
+        float* fd = reinterpret_cast<float*>(pd);
+        const float* fs = reinterpret_cast<const float*>(ps);
+        for (int64_t i = 0; i < inner; i++) fd[i * idd] = fs[i * iss];
+      } else {
+        for (int64_t i = 0; i < inner; i++) std::memcpy(pd + i * idd * es, ps + i * iss * es, es);
+      }
+    }
+  });
+}
+
+namespace {
+template <class T> double load(const void* p, int64_t i) { return (double)static_cast<const T*>(p)[i]; }
+double load_any(const void* p, int32_t dt, int64_t i) {
+  switch ((DType)dt) {
+    case DType::F32: return load<float>(p, i);
+    case DType::I32: return load<int32_t>(p, i);
+    case DType::U8: return load<uint8_t>(p, i);
+    case DType::I64: return load<int64_t>(p, i);
+    default: return 0;
+  }
+}
+void store_any(void* p, int32_t dt, int64_t i, double v) {
+  switch ((DType)dt) {
+    case DType::F32: static_cast<float*>(p)[i] = (float)v; break;
+    case DType::I32: static_cast<int32_t*>(p)[i] = (int32_t)v; break;
+    case DType::U8: static_cast<uint8_t*>(p)[i] = (uint8_t)v; break;
+    case DType::I64: static_cast<int64_t*>(p)[i] = (int64_t)v; break;
+    default: break;
+  }
+}
+}  // namespace
+
+void cast(void* dst, int32_t ddt, const void* src, int32_t sdt, int64_t n) {
+  if ((DType)ddt == DType::F32 && (DType)sdt == DType::U8) {
+    auto* o = static_cast<float*>(dst);
+    auto* x = static_cast<const uint8_t*>(src);
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; i++) o[i] = x[i]; });
+    return;
+  }
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) store_any(dst, ddt, i, load_any(src, sdt, i));
+  });
+}
+
+void rand_uniform(float* out, int64_t n, uint64_t seed, uint64_t offset, float lo, float hi) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = lo + (hi - lo) * u01(rand64(seed, offset + i));
+  });
+}
+
+void rand_normal(float* out, int64_t n, uint64_t seed, uint64_t offset, float mean, float std) {
+  // Box-Muller on one 64-bit draw per element (two 32-bit halves), so element i is independent.
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      uint64_t h = rand64(seed, offset + i);
+      double u1 = ((double)(h >> 32) + 1.0) * (1.0 / 4294967297.0);  // (0, 1)
+      double u2 = (double)(h & 0xffffffffULL) * (1.0 / 4294967296.0);
+      out[i] = mean + std * (float)(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+    }
+  });
+}
+
+void dropout_forward(float* out, const float* x, int64_t n, float p, uint64_t seed, uint64_t offset) {
+  const float scale = p < 1.f ? 1.f / (1.f - p) : 0.f;
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = u01(rand64(seed, offset + i)) >= p ? x[i] * scale : 0.f;
+  });
+}
+
+void dropout_backward(float* dx, const float* dy, int64_t n, float p, uint64_t seed, uint64_t offset) {
+  dropout_forward(dx, dy, n, p, seed, offset);  // same mask, same scale
+}
+
+}  // namespace cpu
+}  // namespace rn

@@ -1,0 +1,28 @@
+#include "ops.h"
+#include "../core/stream.h"
+
+namespace rn {
+namespace ops {
+
+void check_live(const Tensor& t, const char* op, const char* name) {
+  if (!t.storage) throw RnError("ERR_RN_DISPOSED", cat(op, ": ", name, " is a disposed tensor"));
+}
+void check_f32(const Tensor& t, const char* op, const char* name) {
+  check_live(t, op, name);
+  if (t.dtype != DType::F32)
+    throw RnError("ERR_RN_DTYPE", cat(op, ": expected ", name, " of dtype float32 but received ", dtype_name(t.dtype)),
+                  ErrKind::Type);
+}
+void check_device(const Tensor& a, const Tensor& b, const char* op, const char* na, const char* nb) {
+  if (a.device() != b.device())
+    throw RnError("ERR_RN_DEVICE", cat(op, ": ", na, " is on ", device_name(a.device()), " but ", nb, " is on ",
+                                       device_name(b.device()), " (move both to one device with .to())"));
+}
+void require_cpu(const Tensor& t, const char* op) {
+  if (t.device() != Device::CPU)
+    throw RnError("ERR_RN_NO_CUDA", cat(op, ": no CUDA implementation in this build"));
+}
+uint64_t enqueue(Device dev, std::function<void()> fn) { return stream_for(dev).enqueue(std::move(fn)); }
+
+}  // namespace ops
+}  // namespace rn

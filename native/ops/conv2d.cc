@@ -1,0 +1,86 @@
+#include "ops.h"
+
+namespace rn {
+namespace ops {
+namespace {
+
+cpu::ConvParams params(const Shape& xs, const Shape& ws, const Conv2dArgs& a, const char* op) {
+  if (a.sh <= 0 || a.sw <= 0) throw_range(cat(op, ": expected positive stride but received [", a.sh, ", ", a.sw, "]"));
+  if (a.dh <= 0 || a.dw <= 0) throw_range(cat(op, ": expected positive dilation but received [", a.dh, ", ", a.dw, "]"));
+  if (a.ph < 0 || a.pw < 0) throw_range(cat(op, ": expected non-negative padding but received [", a.ph, ", ", a.pw, "]"));
+  if (a.groups <= 0) throw_range(cat(op, ": expected positive groups but received ", a.groups));
+  if (xs.size() != 4) throw_shape(cat(op, ": expected a 4-D input [N, C, H, W] but received shape ", shape_str(xs)));
+  if (ws.size() != 4) throw_shape(cat(op, ": expected a 4-D weight [K, C/groups, R, S] but received shape ", shape_str(ws)));
+  cpu::ConvParams p{};
+  p.N = xs[0]; p.C = xs[1]; p.H = xs[2]; p.W = xs[3];
+  p.K = ws[0]; p.R = ws[2]; p.S = ws[3];
+  p.sh = a.sh; p.sw = a.sw; p.ph = a.ph; p.pw = a.pw; p.dh = a.dh; p.dw = a.dw; p.groups = a.groups;
+  if (p.C % a.groups || p.K % a.groups)
+    throw_shape(cat(op, ": groups ", a.groups, " must divide input channels ", p.C, " and output channels ", p.K));
+  if (ws[1] * a.groups != p.C)
+    throw_shape(cat(op, ": input has ", p.C, " channels but weight ", shape_str(ws), " expects ", ws[1] * a.groups,
+                    a.groups > 1 ? cat(" (groups = ", a.groups, ")") : std::string()));
+  int64_t eh = (p.R - 1) * p.dh + 1, ew = (p.S - 1) * p.dw + 1;
+  p.P = (p.H + 2 * p.ph - eh) / p.sh + 1;
+  p.Q = (p.W + 2 * p.pw - ew) / p.sw + 1;
+  if (p.H + 2 * p.ph < eh || p.W + 2 * p.pw < ew || p.P <= 0 || p.Q <= 0)
+    throw_shape(cat(op, ": input ", shape_str(xs), " with padding [", p.ph, ", ", p.pw, "] is smaller than the kernel [",
+                    eh, ", ", ew, "] (dilated)"));
+  return p;
+}
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* bias, const Conv2dArgs& a) {
+  check_f32(x0, "conv2d", "input");
+  check_f32(w0, "conv2d", "weight");
+  check_device(x0, w0, "conv2d", "input", "weight");
+  require_cpu(x0, "conv2d");
+  cpu::ConvParams p = params(x0.shape, w0.shape, a, "conv2d");
+  Tensor b;
+  if (bias) {
+    check_f32(*bias, "conv2d", "bias");
+    check_device(x0, *bias, "conv2d", "input", "bias");
+    if (bias->dim() != 1 || bias->shape[0] != p.K)
+      throw_shape(cat("conv2d: bias has shape ", shape_str(bias->shape), " but the weight has ", p.K, " output channels"));
+    b = contiguous(*bias);
+  }
+  p.channels_last = x0.is_channels_last() && !x0.is_contiguous();
+  Tensor x = p.channels_last ? x0 : contiguous(x0), w = contiguous(w0);
+  Shape ys{p.N, p.K, p.P, p.Q};
+  Tensor y = p.channels_last ? empty_channels_last(ys, DType::F32, x.device()) : rn::empty(ys, DType::F32, x.device());
+  enqueue(x.device(), [y, x, w, b, p] { cpu::conv2d_forward(y.f32(), x.f32(), w.f32(), b.storage ? b.f32() : nullptr, p); });
+  return y;
+}
+
+Tensor conv2d_backward_data(const Tensor& dy0, const Tensor& w0, const Shape& xs, bool cl, const Conv2dArgs& a) {
+  check_f32(dy0, "conv2d backward", "grad");
+  check_f32(w0, "conv2d backward", "weight");
+  require_cpu(dy0, "conv2d backward");
+  cpu::ConvParams p = params(xs, w0.shape, a, "conv2d backward");
+  Shape ys{p.N, p.K, p.P, p.Q};
+  RN_CHECK_SHAPE(dy0.shape == ys, "conv2d backward: grad has shape ", shape_str(dy0.shape), " but the output was ", shape_str(ys));
+  p.channels_last = cl;
+  Tensor dy = cl ? to_channels_last(dy0) : contiguous(dy0), w = contiguous(w0);
+  Tensor dx = cl ? empty_channels_last(xs, DType::F32, dy.device()) : rn::empty(xs, DType::F32, dy.device());
+  enqueue(dy.device(), [dx, dy, w, p] { cpu::conv2d_backward_data(dx.f32(), dy.f32(), w.f32(), p); });
+  return dx;
+}
+
+Tensor conv2d_backward_weight(const Tensor& dy0, const Tensor& x0, const Shape& ws, const Conv2dArgs& a) {
+  check_f32(dy0, "conv2d backward", "grad");
+  check_f32(x0, "conv2d backward", "input");
+  check_device(dy0, x0, "conv2d backward", "grad", "input");
+  require_cpu(dy0, "conv2d backward");
+  cpu::ConvParams p = params(x0.shape, ws, a, "conv2d backward");
+  Shape ys{p.N, p.K, p.P, p.Q};
+  RN_CHECK_SHAPE(dy0.shape == ys, "conv2d backward: grad has shape ", shape_str(dy0.shape), " but the output was ", shape_str(ys));
+  p.channels_last = x0.is_channels_last() && !x0.is_contiguous();
+  Tensor x = p.channels_last ? x0 : contiguous(x0);
+  Tensor dy = p.channels_last ? to_channels_last(dy0) : contiguous(dy0);
+  Tensor dw = rn::empty(ws, DType::F32, x.device());
+  enqueue(x.device(), [dw, dy, x, p] { cpu::conv2d_backward_weight(dw.f32(), dy.f32(), x.f32(), p); });
+  return dw;
+}
+
+}  // namespace ops
+}  // namespace rn
