@@ -1,0 +1,168 @@
+/**
+ * Reverse-mode autograd on a tape. Each differentiable op records a GradNode on its output
+ * (`record`); `backward()` walks the nodes in reverse topological order, calls the op's rule
+ * from the one rule table (grad_rules.ts) and accumulates gradients with `+=`. Saved tensors are
+ * released after backward unless `retainGraph` is set (PyTorch's semantics).
+ */
+import { rnError } from './errors';
+import { tidy, keep } from './memory';
+import type { Tensor } from './tensor';
+import { RULES } from './grad_rules';
+
+export interface GradNode {
+  op: keyof typeof RULES;
+  inputs: (Tensor | null)[];
+  /** Attributes and tensors the rule needs (saved tensors are separate handles, see `save`). */
+  saved: Record<string, unknown>;
+  /** Tensors created for backward only; disposed when the graph is released. */
+  owned: Tensor[];
+  released: boolean;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Run fn without recording the graph (inference, optimiser updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw rnError('ERR_RN_ARG', 'noGrad: pass a synchronous function (await outside of it)');
+    return r;
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Whether an op on these inputs must record a node. */
+export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Attach a node to `out` if any input requires grad; otherwise free what was saved for backward
+ * at once (inference keeps no activations).
+ */
+export function record(op: GradNode['op'], inputs: (Tensor | null | undefined)[], out: Tensor, saved: Record<string, unknown> = {}, owned: Tensor[] = []): Tensor {
+  if (!needsGrad(inputs)) {
+    for (const t of owned) t.dispose();
+    return out;
+  }
+  out.requiresGrad = true;
+  out._node = { op, inputs: inputs.map((t) => t ?? null), saved, owned, released: false };
+  return out;
+}
+
+function topo(root: Tensor): Tensor[] {
+  // iterative DFS post-order over tensors that have nodes
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t._node ? t._node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const c = inputs[i];
+      if (c && c._node && c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order.reverse();
+}
+
+export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  // Imported lazily to avoid a load-order cycle (tensor.ts imports this file).
+  const F = require('./functional') as typeof import('./functional');
+  if (!root.requiresGrad)
+    throw rnError('ERR_RN_AUTOGRAD', 'backward: tensor does not require grad and has no grad function (did an input set requiresGrad?)');
+  if (grad === undefined && root.numel !== 1)
+    throw rnError('ERR_RN_AUTOGRAD', `backward: grad can be implicitly created only for scalar outputs, but the output has shape [${root.shape.join(', ')}]`);
+  if (grad !== undefined) {
+    F.checkTensor(grad, 'backward', 'grad');
+    if (grad.shape.join() !== root.shape.join())
+      throw rnError('ERR_RN_SHAPE', `backward: grad has shape [${grad.shape.join(', ')}] but the output has shape [${root.shape.join(', ')}]`);
+  }
+  const order = topo(root);
+  for (const t of order) if (t._node?.released)
+    throw rnError('ERR_RN_AUTOGRAD', `backward: trying to backward through the graph a second time (the saved tensors of ${t._node.op} were freed after the first backward); pass { retainGraph: true } to the first call`);
+  const wasEnabled = isGradEnabled();
+  tidy(() => {
+    noGrad(() => {
+      const grads = new Map<Tensor, Tensor>();
+      const handedOut = new Set<Tensor>();
+      const seed = grad ?? F.onesLikeF(root);
+      grads.set(root, seed);
+      handedOut.add(seed);  // the caller's tensor is never adopted as a .grad
+      const accumulateLeaf = (leaf: Tensor, g: Tensor) => {
+        if (leaf.grad && !leaf.grad.isDisposed) {
+          leaf.grad.addInPlace(g);
+          return;
+        }
+        // adopt g unless someone else holds it (pass-through rules return the same tensor)
+        const own = handedOut.has(g) || !g.isContiguous() || g.shape.join() !== leaf.shape.join() ? F.clone(g).reshape(leaf.shape) : g;
+        handedOut.add(own);
+        leaf.grad = keep(own.isContiguous() ? own : F.contiguous(own));
+      };
+      if (!root._node) {
+        accumulateLeaf(root, seed);
+        return;
+      }
+      for (const t of order) {
+        const node = t._node;
+        const g = grads.get(t);
+        if (!node || !g) continue;
+        const rule = RULES[node.op] as (n: GradNode, g: Tensor, out: Tensor) => (Tensor | null)[];
+        const ig = rule(node, g, t);
+        node.inputs.forEach((inp, i) => {
+          const gi = ig[i];
+          if (!inp || !gi || !inp.requiresGrad) return;
+          if (!inp._node) accumulateLeaf(inp, gi);
+          else {
+            const prev = grads.get(inp);
+            if (prev) grads.set(inp, F.add(prev, gi));
+            else {
+              grads.set(inp, gi);
+              if (handedOut.has(gi)) grads.set(inp, F.clone(gi));
+              handedOut.add(gi);
+            }
+          }
+        });
+      }
+    });
+  });
+  void wasEnabled;
+  if (!opts.retainGraph) {
+    for (const t of order) {
+      const n = t._node;
+      if (!n || n.released) continue;
+      for (const o of n.owned) o.dispose();
+      n.owned = [];
+      n.saved = {};
+      n.released = true;
+    }
+  }
+}

@@ -1,0 +1,405 @@
+/**
+ * Tensor: a JS handle on native storage plus shape/strides. Ops are queued on the device's
+ * native stream and return at once; reads (`data()`, `dataSync()`, `item()`) wait for the queue.
+ */
+import { binding, Handle, NativeTensor } from './binding';
+import { describe, invalidArg, rnError, rnTypeError, typeOf } from './errors';
+import { track, keep, Scope, _handleCreated, _handleReleased } from './memory';
+import type { GradNode } from './autograd';
+import * as F from './functional';
+import * as A from './autograd';
+
+export type DType = 'float32' | 'int32' | 'uint8' | 'int64' | 'bfloat16' | 'float16';
+export type DeviceName = 'cpu' | 'cuda';
+export const DTYPES: readonly DType[] = ['float32', 'int32', 'uint8', 'int64', 'bfloat16', 'float16'];
+export const dtypeCode = (d: DType): number => DTYPES.indexOf(d);
+
+export type TypedData = Float32Array | Int32Array | Uint8Array | BigInt64Array | Uint16Array;
+export type NestedArray = number | NestedArray[];
+
+export interface TensorOptions {
+  shape?: readonly number[];
+  dtype?: DType;
+  requiresGrad?: boolean;
+  device?: DeviceName | string;
+}
+
+export class Tensor {
+  /** @internal native handle and layout; null once disposed */
+  _n: NativeTensor | null;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  readonly device: DeviceName;
+  requiresGrad = false;
+  /** Accumulated gradient (a leaf's, after backward). */
+  grad: Tensor | null = null;
+  /** @internal the op that produced this tensor (null for leaves) */
+  _node: GradNode | null = null;
+  /** @internal */
+  _kept = false;
+  /** @internal */
+  _scope: Scope | null = null;
+
+  /** @internal use rn.tensor / rn.zeros / ops to make tensors */
+  constructor(n: NativeTensor) {
+    this._n = n;
+    this.shape = Object.freeze(n.shape.slice());
+    this.strides = Object.freeze(n.strides.slice());
+    this.offset = n.offset;
+    this.dtype = DTYPES[n.dtype];
+    this.device = n.device === 1 ? 'cuda' : 'cpu';
+    _handleCreated();
+    track(this);
+  }
+
+  /** @internal the native handle; throws ERR_RN_DISPOSED after dispose() */
+  get h(): Handle {
+    if (!this._n) throw rnError('ERR_RN_DISPOSED', `Tensor of shape [${this.shape.join(', ')}] is disposed (dispose() was called or its tidy scope ended)`);
+    return this._n.h;
+  }
+  get isDisposed(): boolean {
+    return this._n === null;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  dim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    let n = 1;
+    for (const s of this.shape) n *= s;
+    return n;
+  }
+  size(d?: number): number | readonly number[] {
+    if (d === undefined) return this.shape;
+    return this.shape[normDim(d, this.ndim, 'size')];
+  }
+  get isLeaf(): boolean {
+    return this._node === null;
+  }
+  isContiguous(): boolean {
+    let st = 1;
+    for (let i = this.ndim - 1; i >= 0; i--) {
+      if (this.shape[i] !== 1 && this.strides[i] !== st) return false;
+      st *= this.shape[i];
+    }
+    return true;
+  }
+  isChannelsLast(): boolean {
+    if (this.ndim !== 4) return false;
+    const [, C, H, W] = this.shape;
+    const cl = [H * W * C, 1, W * C, C];
+    return this.shape.every((s, i) => s === 1 || this.strides[i] === cl[i]);
+  }
+
+  /** Free the native memory now. Safe to call twice; queued ops that use it keep it alive. */
+  dispose(): void {
+    if (!this._n) return;
+    binding().dispose(this._n.h);
+    this._n = null;
+    _handleReleased();
+    if (this._scope) {
+      this._scope.tracked.delete(this);
+      this._scope = null;
+    }
+    if (this.grad && this._kept) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+  /** Keep this tensor out of every tidy scope (returns this). */
+  keep(): this {
+    return keep(this);
+  }
+
+  // ---- read-back (waits for queued ops) ----
+  /** Contiguous copy of the elements; resolves once queued ops that produce it have run. */
+  data(): Promise<TypedData> {
+    return binding().readAsync(this.h);
+  }
+  dataSync(): TypedData {
+    return binding().readSync(this.h);
+  }
+  async item(): Promise<number> {
+    this.checkScalar('item');
+    return Number((await this.data())[0]);
+  }
+  itemSync(): number {
+    this.checkScalar('itemSync');
+    return Number(this.dataSync()[0]);
+  }
+  /** Nested JS arrays (blocking). */
+  toArray(): NestedArray {
+    const d = this.dataSync();
+    const flat = Array.from(d as ArrayLike<number | bigint>, (v) => Number(v));
+    const build = (dim: number, off: number): NestedArray => {
+      if (dim === this.ndim) return flat[off];
+      const n = this.shape[dim];
+      let step = 1;
+      for (let i = dim + 1; i < this.ndim; i++) step *= this.shape[i];
+      const out: NestedArray[] = [];
+      for (let i = 0; i < n; i++) out.push(build(dim + 1, off + i * step));
+      return out;
+    };
+    return build(0, 0);
+  }
+  private checkScalar(op: string): void {
+    if (this.numel !== 1)
+      throw rnError('ERR_RN_SHAPE', `${op}: a tensor with ${this.numel} elements (shape [${this.shape.join(', ')}]) cannot be converted to a number`);
+  }
+  toString(): string {
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''}${this.isDisposed ? ', disposed' : ''})`;
+  }
+
+  // ---- autograd ----
+  backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+    A.backward(this, grad, opts);
+  }
+  /** A tensor sharing storage with this one, outside the graph. */
+  detach(): Tensor {
+    return new Tensor(binding().view(this.h, this.shape.slice(), this.strides.slice(), this.offset));
+  }
+  requiresGrad_(v = true): this {
+    if (v && this.dtype !== 'float32') throw rnTypeError('ERR_RN_DTYPE', `requiresGrad: only float32 tensors can require gradients, not ${this.dtype}`);
+    if (!this.isLeaf && !v) throw rnError('ERR_RN_AUTOGRAD', 'requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    this.requiresGrad = v;
+    return this;
+  }
+
+  // ---- views and layout ----
+  reshape(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
+  view(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
+  flatten(startDim = 0, endDim = -1): Tensor { return F.flatten(this, startDim, endDim); }
+  permute(dims: readonly number[]): Tensor { return F.permute(this, dims); }
+  transpose(d0: number, d1: number): Tensor { return F.transpose(this, d0, d1); }
+  t(): Tensor { return F.transpose(this, 0, 1); }
+  slice(dim: number, start: number, end?: number, step = 1): Tensor { return F.slice(this, dim, start, end, step); }
+  squeeze(dim?: number): Tensor { return F.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return F.unsqueeze(this, dim); }
+  expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
+  contiguous(): Tensor { return F.contiguous(this); }
+  toChannelsLast(): Tensor { return F.toChannelsLast(this); }
+  clone(): Tensor { return F.clone(this); }
+  to(target: DType | DeviceName | string): Tensor { return F.to(this, target); }
+  float(): Tensor { return F.to(this, 'float32'); }
+
+  // ---- math ----
+  add(o: Tensor | number): Tensor { return F.add(this, o); }
+  sub(o: Tensor | number): Tensor { return F.sub(this, o); }
+  mul(o: Tensor | number): Tensor { return F.mul(this, o); }
+  div(o: Tensor | number): Tensor { return F.div(this, o); }
+  neg(): Tensor { return F.neg(this); }
+  pow(p: number): Tensor { return F.pow(this, p); }
+  exp(): Tensor { return F.exp(this); }
+  log(): Tensor { return F.log(this); }
+  sqrt(): Tensor { return F.sqrt(this); }
+  abs(): Tensor { return F.abs(this); }
+  relu(): Tensor { return F.relu(this); }
+  sigmoid(): Tensor { return F.sigmoid(this); }
+  tanh(): Tensor { return F.tanh(this); }
+  matmul(o: Tensor): Tensor { return F.matmul(this, o); }
+  sum(dims?: number | readonly number[], keepdim = false): Tensor { return F.sum(this, dims, keepdim); }
+  mean(dims?: number | readonly number[], keepdim = false): Tensor { return F.mean(this, dims, keepdim); }
+  max(dim: number, keepdim = false): { values: Tensor; indices: Tensor } { return F.max(this, dim, keepdim); }
+  argmax(dim: number, keepdim = false): Tensor { return F.argmax(this, dim, keepdim); }
+  /** In-place y += alpha * x (no autograd; for optimisers and accumulation). */
+  addInPlace(x: Tensor, alpha = 1): this {
+    F.checkTensor(x, 'addInPlace', 'x');
+    binding().axpy_(this.h, x.h, alpha);
+    return this;
+  }
+  /** In-place copy from src (broadcast to this shape; no autograd). */
+  copyFrom(src: Tensor): this {
+    F.checkTensor(src, 'copyFrom', 'src');
+    binding().copy_(this.h, src.h);
+    return this;
+  }
+  /** In-place fill (no autograd). */
+  fill(v: number): this {
+    if (typeof v !== 'number') throw invalidArg('a number', 'fill(value)', v);
+    binding().fill_(this.h, v);
+    return this;
+  }
+}
+
+export function normDim(d: number, nd: number, op: string): number {
+  if (!Number.isInteger(d)) throw invalidArg('an integer', `${op}(dim)`, d, typeof d === 'number' ? 'ERR_RN_RANGE' : 'ERR_RN_ARG');
+  const n = Math.max(nd, 1);
+  if (d < -n || d >= n) throw invalidArg(`a dimension in [${-n}, ${n - 1}]`, `${op}(dim)`, d, 'ERR_RN_RANGE');
+  return d < 0 ? d + n : d;
+}
+
+// ---- creation ----
+function checkShape(shape: unknown, op: string): number[] {
+  if (!Array.isArray(shape)) throw invalidArg('an array of non-negative integers', `${op}(shape)`, shape);
+  if (shape.length > 8) throw invalidArg('at most 8 dimensions', `${op}(shape)`, shape, 'ERR_RN_RANGE');
+  let n = 1;
+  for (const s of shape) {
+    if (typeof s !== 'number') throw invalidArg('an array of non-negative integers', `${op}(shape)`, shape);
+    if (!Number.isInteger(s) || s < 0) throw invalidArg('an array of non-negative integers', `${op}(shape)`, shape, 'ERR_RN_RANGE');
+    n *= s;
+  }
+  if (n > 2 ** 48)
+    throw Object.assign(new RangeError(`${op}: shape [${shape.join(', ')}] has ${n} elements, more than can be allocated`), { code: 'ERR_RN_OOM' });
+  return shape.slice();
+}
+
+function checkDtype(d: unknown, op: string): DType {
+  if (typeof d !== 'string' || !DTYPES.includes(d as DType)) throw invalidArg(`one of ${DTYPES.join(', ')}`, `${op}(dtype)`, d, 'ERR_RN_DTYPE');
+  return d as DType;
+}
+
+export function checkDevice(d: unknown, op: string): DeviceName {
+  if (d === 'cpu') return 'cpu';
+  if (d === 'cuda' || (typeof d === 'string' && /^cuda:\d+$/.test(d)))
+    throw rnError('ERR_RN_NO_CUDA', `${op}: device "${d}" is not available: ${binding().buildInfo().cudaStatus}`);
+  throw invalidArg('"cpu" or "cuda"', `${op}(device)`, d, 'ERR_RN_DEVICE');
+}
+
+function inferShape(data: NestedArray, op: string): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = data;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0];
+  }
+  return checkShape(shape, op);
+}
+
+function flattenNested(data: NestedArray, shape: number[], out: number[], dim = 0, op = 'tensor'): void {
+  if (dim === shape.length) {
+    if (typeof data !== 'number') throw invalidArg('numbers in a rectangular nested array', `${op}(data)`, data);
+    out.push(data);
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[dim])
+    throw rnTypeError('ERR_RN_SHAPE', `${op}: nested array is not rectangular: expected ${shape[dim]} entries at depth ${dim} but received ${describe(data)}`);
+  for (const x of data) flattenNested(x, shape, out, dim + 1, op);
+}
+
+const CTORS: Record<DType, new (n: number | ArrayLike<number>) => ArrayBufferView> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  uint8: Uint8Array,
+  int64: BigInt64Array as unknown as new (n: number | ArrayLike<number>) => ArrayBufferView,
+  bfloat16: Uint16Array,
+  float16: Uint16Array,
+};
+
+function dtypeOfArray(a: ArrayBufferView): DType | null {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Int32Array) return 'int32';
+  if (a instanceof Uint8Array) return 'uint8';
+  if (a instanceof BigInt64Array) return 'int64';
+  return null;
+}
+
+/** Create a tensor from a TypedArray (copied), a nested array or a number. */
+export function tensor(data: ArrayBufferView | NestedArray, opts: TensorOptions = {}): Tensor {
+  if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', 'tensor(options)', opts);
+  if (opts.device !== undefined) checkDevice(opts.device, 'tensor');
+  let t: Tensor;
+  if (ArrayBuffer.isView(data)) {
+    const fromArr = dtypeOfArray(data);
+    const dtype = opts.dtype !== undefined ? checkDtype(opts.dtype, 'tensor') : fromArr;
+    if (!dtype) throw invalidArg('a Float32Array, Int32Array, Uint8Array or BigInt64Array', 'tensor(data)', data);
+    const len = (data as unknown as { length: number }).length;
+    const shape = opts.shape !== undefined ? checkShape(opts.shape, 'tensor') : [len];
+    let arr = data;
+    if (fromArr !== dtype) {
+      if (dtype === 'int64') arr = BigInt64Array.from(Array.from(data as unknown as ArrayLike<number>, (v) => BigInt(Math.trunc(Number(v)))));
+      else arr = new CTORS[dtype](data as unknown as ArrayLike<number>);
+    }
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== len)
+      throw rnError('ERR_RN_SHAPE', `tensor: data has ${len} elements but shape [${shape.join(', ')}] needs ${n}`);
+    t = new Tensor(binding().fromBuffer(arr, shape, dtypeCode(dtype)));
+  } else if (typeof data === 'number' || Array.isArray(data)) {
+    const shape = inferShape(data, 'tensor');
+    const flat: number[] = [];
+    flattenNested(data, shape, flat);
+    const dtype = opts.dtype !== undefined ? checkDtype(opts.dtype, 'tensor') : 'float32';
+    const finalShape = opts.shape !== undefined ? checkShape(opts.shape, 'tensor') : shape;
+    const arr = dtype === 'int64' ? BigInt64Array.from(flat, (v) => BigInt(Math.trunc(v))) : new CTORS[dtype](flat);
+    if (finalShape.reduce((a, b) => a * b, 1) !== flat.length)
+      throw rnError('ERR_RN_SHAPE', `tensor: data has ${flat.length} elements but shape [${finalShape.join(', ')}] needs ${finalShape.reduce((a, b) => a * b, 1)}`);
+    t = new Tensor(binding().fromBuffer(arr, finalShape, dtypeCode(dtype)));
+  } else {
+    throw invalidArg('a TypedArray, a (nested) array of numbers or a number', 'tensor(data)', data);
+  }
+  if (opts.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+function make(op: string, shape: readonly number[], opts: TensorOptions): Tensor {
+  if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', `${op}(options)`, opts);
+  const s = checkShape(shape, op);
+  const dtype = opts.dtype !== undefined ? checkDtype(opts.dtype, op) : 'float32';
+  if (opts.device !== undefined) checkDevice(opts.device, op);
+  return new Tensor(binding().empty(s, dtypeCode(dtype), 0));
+}
+function finish(t: Tensor, opts: TensorOptions): Tensor {
+  if (opts.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+/** Uninitialised memory (contents are whatever the allocator had). */
+export function empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return finish(make('empty', shape, opts), opts);
+}
+export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  if (typeof value !== 'number') throw invalidArg('a number', 'full(value)', value);
+  const t = make('full', shape, opts);
+  binding().fill_(t.h, value);
+  return finish(t, opts);
+}
+export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 0, opts);
+}
+export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, { dtype: t.dtype });
+}
+export function onesLike(t: Tensor): Tensor {
+  return ones(t.shape, { dtype: t.dtype });
+}
+import { _take } from './random';
+/** Uniform in [low, high), from the seeded generator. */
+export function rand(shape: readonly number[], opts: TensorOptions & { low?: number; high?: number } = {}): Tensor {
+  const t = make('rand', shape, { ...opts, dtype: 'float32' });
+  const [seed, off] = _take(t.numel);
+  binding().rand_(t.h, false, seed, off, opts.low ?? 0, opts.high ?? 1);
+  return finish(t, opts);
+}
+/** Normal(mean, std), from the seeded generator. */
+export function randn(shape: readonly number[], opts: TensorOptions & { mean?: number; std?: number } = {}): Tensor {
+  const t = make('randn', shape, { ...opts, dtype: 'float32' });
+  const [seed, off] = _take(t.numel);
+  binding().rand_(t.h, true, seed, off, opts.mean ?? 0, opts.std ?? 1);
+  return finish(t, opts);
+}
+export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  for (const [n, v] of [['start', start], ['end', end], ['step', step]] as const)
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidArg('a finite number', `arange(${n})`, v);
+  if (step === 0) throw invalidArg('a non-zero number', 'arange(step)', step, 'ERR_RN_RANGE');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  if (n > 2 ** 31) throw invalidArg('a range of at most 2^31 elements', 'arange(end)', end, 'ERR_RN_RANGE');
+  const dtype = opts.dtype ?? 'float32';
+  const arr = new CTORS[checkDtype(dtype, 'arange')](n) as unknown as { [i: number]: number | bigint };
+  for (let i = 0; i < n; i++) arr[i] = dtype === 'int64' ? BigInt(start + i * step) : start + i * step;
+  return tensor(arr as unknown as ArrayBufferView, { ...opts, shape: [n] });
+}
+
+/** @internal wrap a native result */
+export function wrap(n: NativeTensor): Tensor {
+  return new Tensor(n);
+}
+
+export { typeOf };
