@@ -18,6 +18,7 @@ export type { RngState } from './random';
 export { tidy, keep } from './memory';
 export type { RnError, ErrorCode } from './errors';
 export { F, memory };
+export * as nn from './nn';
 export {
   add, sub, mul, div, neg, pow, exp, log, sqrt, abs, sum, mean, max, argmax, eq, matmul, cat, split, reshape, permute,
   transpose, flatten, squeeze, unsqueeze, slice, expand, contiguous, clone,
