@@ -604,3 +604,28 @@ export function mseLoss(a: Tensor, b: Tensor, opts: { reduction?: Reduction } = 
 }
 
 export { DType };
+
+/**
+ * Stochastic depth (DropPath): zero whole samples of a residual branch x ([N, ...]) with
+ * probability p, per sample. Survivors are scaled by 1/(1-p) (`scaleByKeep`, as timm does) so the
+ * expectation is unchanged and evaluation needs no rescaling; with training false it is the
+ * identity. Composed from dropout (on an [N, 1, ..., 1] ones tensor: the per-sample mask) and a
+ * broadcasting mul, so it needs no rule of its own.
+ */
+export function dropPath(x: Tensor, p = 0, training = true, scaleByKeep = true): Tensor {
+  checkFloat(x, 'dropPath', 'input');
+  num(p, 'dropPath', 'p');
+  if (p < 0 || p > 1) throw invalidArg('a probability in [0, 1]', 'dropPath(p)', p, 'ERR_RN_RANGE');
+  if (!training || p === 0 || x.ndim === 0) return x;
+  if (p === 1) return mul(x, 0);
+  const shape = [x.shape[0], ...x.shape.slice(1).map(() => 1)];
+  const ones = W(B().empty(shape, 0, 0));
+  B().fill_(ones.h, 1);
+  const mask = dropout(ones, p, true); // 0 or 1/(1-p) per sample; no gradient
+  ones.dispose();
+  const m = scaleByKeep ? mask : mul(mask, 1 - p);
+  if (m !== mask) mask.dispose();
+  const y = mul(x, m);
+  m.dispose(); // mul keeps its own handle on the mask for backward
+  return y;
+}

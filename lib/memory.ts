@@ -56,9 +56,23 @@ function collect(v: unknown, out: Set<Disposable>, depth = 0): void {
   else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v as object)) collect(x, out, depth + 1);
 }
 
+/** Tensors saved for backward by the graph behind `t` (so a returned loss can still backward). */
+function collectGraph(t: Disposable, out: Set<Disposable>, seen: Set<unknown>): void {
+  const stack: unknown[] = [(t as unknown as { _node?: unknown })._node];
+  while (stack.length) {
+    const n = stack.pop() as { owned?: Disposable[]; inputs?: ({ _node?: unknown } | null)[] } | null | undefined;
+    if (!n || seen.has(n)) continue;
+    seen.add(n);
+    for (const o of n.owned ?? []) out.add(o);
+    for (const i of n.inputs ?? []) if (i && i._node) stack.push(i._node);
+  }
+}
+
 function close(scope: Scope, result: unknown): void {
   const keepSet = new Set<Disposable>();
   collect(result, keepSet);
+  const seen = new Set<unknown>();
+  for (const t of [...keepSet]) collectGraph(t, keepSet, seen);
   for (const t of scope.tracked) {
     if (keepSet.has(t)) {
       // returned tensors move to the enclosing scope

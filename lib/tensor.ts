@@ -242,8 +242,10 @@ function checkShape(shape: unknown, op: string): number[] {
     if (!Number.isInteger(s) || s < 0) throw invalidArg('an array of non-negative integers', `${op}(shape)`, shape, 'ERR_RN_RANGE');
     n *= s;
   }
-  if (n > 2 ** 48)
-    throw Object.assign(new RangeError(`${op}: shape [${shape.join(', ')}] has ${n} elements, more than can be allocated`), { code: 'ERR_RN_OOM' });
+  if (n > 2 ** 48) {
+    const exact = shape.reduce((a: bigint, b: number) => a * BigInt(b), 1n);
+    throw Object.assign(new RangeError(`${op}: shape [${shape.join(', ')}] has ${exact} elements, more than can be allocated`), { code: 'ERR_RN_OOM' });
+  }
   return shape.slice();
 }
 
@@ -351,17 +353,20 @@ function finish(t: Tensor, opts: TensorOptions): Tensor {
 export function empty(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   return finish(make('empty', shape, opts), opts);
 }
-export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-  if (typeof value !== 'number') throw invalidArg('a number', 'full(value)', value);
-  const t = make('full', shape, opts);
+function filled(op: string, shape: readonly number[], value: number, opts: TensorOptions): Tensor {
+  if (typeof value !== 'number') throw invalidArg('a number', `${op}(value)`, value);
+  const t = make(op, shape, opts);
   binding().fill_(t.h, value);
   return finish(t, opts);
 }
+export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  return filled('full', shape, value, opts);
+}
 export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return filled('zeros', shape, 0, opts);
 }
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return filled('ones', shape, 1, opts);
 }
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype });

@@ -213,8 +213,11 @@ ops::Conv2dArgs conv_args(const CI& info, size_t i, const char* op) {
 }
 V conv2dForward(const CI& info) {
   argc(info, 4, "conv2d");
-  return wrap(info.Env(), ops::conv2d_forward(tensor_arg(info, 0, "conv2d", "input"), tensor_arg(info, 1, "conv2d", "weight"),
-                                              opt_tensor_arg(info, 2, "conv2d", "bias"), conv_args(info, 3, "conv2d")));
+  // arguments read in order so the first bad one is the one reported
+  const Tensor& x = tensor_arg(info, 0, "conv2d", "input");
+  const Tensor& w = tensor_arg(info, 1, "conv2d", "weight");
+  const Tensor* b = opt_tensor_arg(info, 2, "conv2d", "bias");
+  return wrap(info.Env(), ops::conv2d_forward(x, w, b, conv_args(info, 3, "conv2d")));
 }
 V conv2dBackwardData(const CI& info) {
   argc(info, 5, "conv2d backward");

@@ -6,7 +6,10 @@ namespace rn {
 Stream::Stream(const char*) { th_ = std::thread([this] { loop(); }); th_.detach(); }
 
 uint64_t Stream::enqueue(std::function<void()> fn) {
-  std::lock_guard<std::mutex> g(m_);
+  std::unique_lock<std::mutex> g(m_);
+  // Back-pressure: JS may run ahead of compute, but only so far — each queued op holds its
+  // tensors' memory, so an unbounded queue would be unbounded memory (as CUDA's launch queue).
+  cv_done_.wait(g, [&] { return q_.size() < kMaxPending; });
   uint64_t s = next_++;
   q_.emplace_back(s, std::move(fn));
   cv_work_.notify_one();

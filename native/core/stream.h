@@ -26,6 +26,7 @@ class Stream {
   size_t pending();
 
  private:
+  static constexpr size_t kMaxPending = 1024;
   void loop();
   std::mutex m_;
   std::condition_variable cv_work_, cv_done_;

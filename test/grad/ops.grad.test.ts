@@ -254,6 +254,7 @@ add('add scalar', { a: N([2, 3]) }, (a) => rn.add(a.a, 1.5));
 add('sub scalar', { a: N([2, 3]) }, (a) => rn.sub(a.a, -0.5));
 add('mul scalar', { a: N([2, 3]) }, (a) => rn.mul(a.a, -2.5));
 add('div scalar', { a: N([2, 3]) }, (a) => rn.div(a.a, 0.75));
+add('mul same input twice (x * x)', { x: N([2, 3]) }, (a) => rn.mul(a.x, a.x));
 add('add transposed lhs', { a: N([3, 2]), b: N([2, 3]) }, (a) => rn.add(a.a.transpose(0, 1), a.b));
 
 // unary
@@ -337,6 +338,8 @@ add('layerNorm last 2 no affine', { x: N([2, 2, 3]) }, (a) => rn.F.layerNorm(a.x
 // pooling
 add('maxPool2d k2 s2', { x: D([1, 2, 4, 4]) }, (a) => rn.F.maxPool2d(a.x, { kernelSize: 2, stride: 2 }));
 add('maxPool2d k3 s2 p1 ceil', { x: D([1, 2, 5, 5]) }, (a) => rn.F.maxPool2d(a.x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }));
+add('maxPool2d k3 s2 p1 ceil [channels-last]', { x: D([1, 2, 5, 5]) }, (a) =>
+  rn.F.maxPool2d(a.x, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), { prep: cl });
 add('maxPool2d k3 s1 overlapping', { x: D([1, 1, 4, 4]) }, (a) => rn.F.maxPool2d(a.x, { kernelSize: 3, stride: 1 }));
 add('avgPool2d k2 s2', { x: N([1, 2, 4, 4]) }, (a) => rn.F.avgPool2d(a.x, { kernelSize: 2, stride: 2 }));
 add('avgPool2d k3 s2 p1 countIncludePad', { x: N([1, 2, 5, 5]) }, (a) =>
@@ -344,6 +347,9 @@ add('avgPool2d k3 s2 p1 countIncludePad', { x: N([1, 2, 5, 5]) }, (a) =>
 add('avgPool2d k3 s2 p1 no countIncludePad', { x: N([1, 2, 5, 5]) }, (a) =>
   rn.F.avgPool2d(a.x, { kernelSize: 3, stride: 2, padding: 1, countIncludePad: false }));
 add('avgPool2d k3 s2 ceil', { x: N([1, 1, 6, 6]) }, (a) => rn.F.avgPool2d(a.x, { kernelSize: 3, stride: 2, ceilMode: true }));
+add('avgPool2d k3 s2 p1 no countIncludePad [channels-last]', { x: N([1, 2, 5, 5]) }, (a) =>
+  rn.F.avgPool2d(a.x, { kernelSize: 3, stride: 2, padding: 1, countIncludePad: false }), { prep: cl });
+add('adaptiveAvgPool2d 5x7 to 3x2 [channels-last]', { x: N([1, 2, 5, 7]) }, (a) => rn.F.adaptiveAvgPool2d(a.x, [3, 2]), { prep: cl });
 add('adaptiveAvgPool2d to 1', { x: N([2, 2, 3, 3]) }, (a) => rn.F.adaptiveAvgPool2d(a.x, 1));
 add('adaptiveAvgPool2d 5x7 to 3x2', { x: N([1, 1, 5, 7]) }, (a) => rn.F.adaptiveAvgPool2d(a.x, [3, 2]));
 

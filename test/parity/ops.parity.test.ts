@@ -13,7 +13,7 @@
  * float32 kernels on these small shapes stay well inside that; a wrong index, a wrong divisor or
  * a missing term is off by far more.
  *
- * conv2d and batchNorm2d cases run a second time with the input converted to channels-last memory
+ * conv2d, batchNorm2d and pooling cases run a second time with the input converted to channels-last memory
  * (x.toChannelsLast(): NHWC storage, same logical NCHW shape); the expected values are the same and
  * the gradient must still reach the NCHW leaf through the conversion.
  *
@@ -52,9 +52,8 @@ interface Case {
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'ops');
 const FILES = ['conv', 'norm', 'pool', 'elementwise', 'loss', 'shape'];
-/** Files whose cases are also run with a channels-last input. */
-const CHANNELS_LAST_FILES = new Set(['conv', 'norm']);
-const CHANNELS_LAST_OPS = new Set(['conv2d', 'batchNorm2d']);
+/** Ops whose cases are also run with a channels-last input (the NCHW ops of a ResNet). */
+const CHANNELS_LAST_OPS = new Set(['conv2d', 'batchNorm2d', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d']);
 
 function loadCases(stem: string): Case[] {
   const file = path.join(FIXTURES, `${stem}.json`);
@@ -122,7 +121,7 @@ const RUNNERS: Record<string, Runner> = {
   linear: (a) => (a.bias ? rn.F.linear(a.x, a.weight, a.bias) : rn.F.linear(a.x, a.weight)),
   // conv / norm
   conv2d: (a, at) => rn.F.conv2d(a.x, a.weight, a.bias, pick(at, ['stride', 'padding', 'dilation', 'groups'])),
-  batchNorm2d: (a, at) => {
+  batchNorm2d: (a, at): Record<string, T> => {
     const out = rn.F.batchNorm2d(a.x, a.runningMean ?? null, a.runningVar ?? null, a.weight ?? null, a.bias ?? null, {
       training: at.training,
       ...pick(at, ['momentum', 'eps']),
@@ -160,6 +159,7 @@ const RUNNERS: Record<string, Runner> = {
 };
 
 function runCase(c: Case, channelsLast: boolean): void {
+  const tag = channelsLast ? `${c.name} [channels-last]` : c.name;
   const made: T[] = [];
   const keep = <U extends T>(t: U): U => {
     made.push(t);
@@ -173,7 +173,10 @@ function runCase(c: Case, channelsLast: boolean): void {
       leaves[k] = keep(toTensor(f, k in c.grads));
       let t = leaves[k];
       if (c.pre?.[k]) t = keep(applySteps(t, c.pre[k]));
-      if (channelsLast && k === 'x') t = keep(t.toChannelsLast());
+      if (channelsLast && k === 'x') {
+        t = keep(t.toChannelsLast());
+        expect(t.isChannelsLast()).toBe(true);
+      }
       args[k] = t;
     }
     const runner = RUNNERS[c.op];
@@ -195,8 +198,8 @@ function runCase(c: Case, channelsLast: boolean): void {
     expect(Object.keys(outs).sort()).toEqual(outNames.slice().sort());
     for (const k of outNames) {
       const exp = c.outputs[k];
-      expectShape(outs[k].shape, exp.shape, `${c.name}: ${k}.shape`);
-      expectClose(outs[k].dataSync() as Float32Array, exp.data, { rtol: RTOL, label: `${c.name}: forward ${k}` });
+      expectShape(outs[k].shape, exp.shape, `${tag}: ${k}.shape`);
+      expectClose(outs[k].dataSync() as Float32Array, exp.data, { rtol: RTOL, label: `${tag}: forward ${k}` });
     }
 
     // backward
@@ -222,9 +225,9 @@ function runCase(c: Case, channelsLast: boolean): void {
     }
     for (const k of gradNames) {
       const g = leaves[k].grad;
-      if (!g) throw new Error(`${c.name}: ${k}.grad is null after backward()`);
-      expectShape(g.shape, c.grads[k].shape, `${c.name}: grad ${k}.shape`);
-      expectClose(g.dataSync() as Float32Array, c.grads[k].data, { rtol: RTOL, label: `${c.name}: grad ${k}` });
+      if (!g) throw new Error(`${tag}: ${k}.grad is null after backward()`);
+      expectShape(g.shape, c.grads[k].shape, `${tag}: grad ${k}.shape`);
+      expectClose(g.dataSync() as Float32Array, c.grads[k].data, { rtol: RTOL, label: `${tag}: grad ${k}` });
     }
   } finally {
     for (const t of made) {
@@ -245,10 +248,8 @@ for (const stem of FILES) {
     for (const c of cases) {
       test(c.name, () => runCase(c, false));
     }
-    if (CHANNELS_LAST_FILES.has(stem)) {
-      for (const c of cases.filter((c) => CHANNELS_LAST_OPS.has(c.op))) {
-        test(`${c.name} [channels-last input]`, () => runCase(c, true));
-      }
+    for (const c of cases.filter((c) => CHANNELS_LAST_OPS.has(c.op))) {
+      test(`${c.name} [channels-last input]`, () => runCase(c, true));
     }
   });
 }
