@@ -58,7 +58,10 @@ struct Pool {
       workers.emplace_back([this, idx] { worker(idx); });
       workers.back().detach();
     }
-    openblas_set_num_threads(nthreads);
+    // OpenBLAS runs single-threaded inside our pool (cpu/gemm.cc splits products across
+    // threads): its own thread server spins on sched_yield between calls, stealing the cores our
+    // kernels need.
+    openblas_set_num_threads(1);
   }
 };
 Pool& pool() {

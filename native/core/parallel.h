@@ -1,6 +1,7 @@
 // One CPU thread pool for all kernels, sized to the machine (settable). Kernels run on the stream
-// thread, which takes part in the work; OpenBLAS is given the same thread count and is only
-// called from the stream thread outside parallel_for, so the two never oversubscribe the cores.
+// thread, which takes part in the work. OpenBLAS is kept single-threaded and called from inside
+// this pool (cpu/gemm.cc splits each product into blocks), so there is one set of threads and
+// the cores are never oversubscribed.
 #pragma once
 #include <cstdint>
 #include <functional>
