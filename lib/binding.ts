@@ -91,6 +91,25 @@ export interface Binding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   pending(): number;
+  // optimisers (native/binding/ops_optim.cc): one call per parameter group, updates in place
+  sgdStep(params: Handle[], grads: Handle[], bufs: NH[], init: boolean[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): void;
+  adamwStep(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], maxExpAvgSqs: Handle[] | null, steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, amsgrad: boolean, maximize: boolean): void;
+  clipGradNorm(grads: Handle[], maxNorm: number, normType: number): N;
+  emptyLike(h: Handle): N;
+  // fused ops (native/binding/ops_fused.cc)
+  bnAddReluForward(x: Handle, r: NH, w: NH, b: NH, rm: NH, rv: NH, training: boolean, momentum: number, eps: number): [N, N, N];
+  bnAddReluBackward(dy: Handle, y: Handle, x: Handle, w: NH, mean: Handle, invstd: Handle, training: boolean, hasResidual: boolean): [N, N | null, N, N];
+  /** Kernel version of bn_add_relu (1 portable, 2 AVX-512); an argument sets it (0 = best). */
+  bnAddReluVersion(v?: number): number;
+  /** Outputs of at least this many bytes use non-temporal stores; an argument sets it (< 0: default). */
+  bnAddReluNtBytes(bytes?: number): number;
+  /** Memory bandwidth of this machine in GB/s (best of reps), measured on the CPU stream. */
+  benchCopy(bytes: number, reps?: number): { copy: number; triad: number; triadNt: number; read: number; bytes: number; threads: number };
+  /** Enqueue a read of a `bytes` buffer (evicts caches). */
+  benchFlush(bytes: number): void;
+  /** Hold the stream and stamp; benchEnd() stamps, releases, waits and returns the ms between. */
+  benchBegin(): void;
+  benchEnd(): number;
   buildInfo(): BuildInfo;
 }
 
@@ -99,9 +118,24 @@ export const Unary = { relu: 0, sigmoid: 1, tanh: 2, gelu: 3, geluTanh: 4, exp: 
 export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, eq: 6, gt: 7, lt: 8, pow: 9 } as const;
 export const ScalarOp = { add: 0, mul: 1, pow: 2, rsub: 3, rdiv: 4, max: 5, min: 6, eq: 7, gt: 8, lt: 9 } as const;
 
+/** The package root: the nearest folder above this file whose package.json is resnode's. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    try {
+      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'resnode') return dir;
+    } catch {
+      // keep walking up
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, '..');
+    dir = up;
+  }
+}
+
 /** Paths the loader tries, in order. */
 export function candidatePaths(): string[] {
-  const root = path.resolve(__dirname, '..');
+  const root = packageRoot();
   const out: string[] = [];
   if (process.env.RESNODE_ADDON) out.push(path.resolve(process.env.RESNODE_ADDON));
   out.push(path.join(root, 'build', 'Release', 'resnode.node'));
@@ -133,8 +167,9 @@ export function binding(): Binding {
     'ERR_RN_LOAD',
     `resnode: could not load the native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}, N-API ${process.versions.napi}).\n` +
       `Tried:\n  ${tried.join('\n  ')}\n` +
-      'Prebuilt binaries cover linux-x64 (glibc). To build from source: apt-get install cmake g++ libopenblas-pthread-dev, ' +
-      'then `npm rebuild resnode` (cmake-js) or `npx node-gyp rebuild` (binding.gyp).',
+      'Prebuilt binaries cover linux-x64 with glibc >= 2.34. To build from source: apt-get install cmake g++ libopenblas-pthread-dev, ' +
+      'then in the resnode folder `npx cmake-js compile --out build` (or `npx node-gyp rebuild` with binding.gyp from a git checkout), ' +
+      'or point RESNODE_ADDON at a built resnode.node.',
   );
 }
 
