@@ -19,6 +19,12 @@ export { tidy, keep } from './memory';
 export type { RnError, ErrorCode } from './errors';
 export { F, memory };
 export * as nn from './nn';
+export { setFusion, getFusion } from './fusion';
+export * as models from './models';
+export * as io from './io';
+export * as probe from './probe';
+export * as data from './data';
+export * as optim from './optim';
 export {
   add, sub, mul, div, neg, pow, exp, log, sqrt, abs, sum, mean, max, argmax, eq, matmul, cat, split, reshape, permute,
   transpose, flatten, squeeze, unsqueeze, slice, expand, contiguous, clone,

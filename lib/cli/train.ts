@@ -64,6 +64,8 @@ export interface TrainConfig {
   channelsLast: boolean;
   out: string;
   resume: boolean;
+  /** stop (as Ctrl-C would, saving last.safetensors) once this many epochs are done in total */
+  stopAfterEpoch?: number;
   /** progress output stream (default process.stdout) */
   stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
@@ -291,6 +293,10 @@ export async function runTraining(cfg: TrainConfig): Promise<TrainResult> {
       save(lastPath, epoch + 1, rec);
       if (isBest) fs.copyFileSync(lastPath, bestPath);
       fs.writeFileSync(path.join(cfg.out, 'curves.svg'), trainingCurves([{ name: `${cfg.model} ${cfg.dataset}`, epochs: records }]));
+      if (cfg.stopAfterEpoch !== undefined && epoch + 1 >= cfg.stopAfterEpoch && epoch + 1 < cfg.epochs) {
+        say(`stopping after epoch ${epoch + 1} as asked; continue with --resume`);
+        state.stop = 'interrupted';
+      }
     }
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -191,7 +191,7 @@ export function normalize(mean: readonly number[], std: readonly number[]): Tran
   const m = checkNumberArray(mean, 'mean', 'a non-empty array of finite numbers', () => true);
   const s = checkNumberArray(std, 'std', 'a non-empty array of positive finite numbers', (x) => x > 0);
   if (s.length !== m.length) throw invalidArg(`an array of ${m.length} numbers (one per mean entry)`, 'std', std, 'ERR_RN_SHAPE');
-  return (batch, shape, rng) => {
+  return withSpec('normalize', [m, s], (batch, shape, rng) => {
     const [n, c, h, w] = checkBatch('normalize', batch, shape, rng);
     if (c !== m.length) throw rnError('ERR_RN_SHAPE', `normalize: batch has ${c} channels but mean and std have ${m.length}`);
     const out = new Float32Array(batch.length);
@@ -202,7 +202,7 @@ export function normalize(mean: readonly number[], std: readonly number[]): Tran
       for (let k = i * plane, end = k + plane; k < end; k++) out[k] = (batch[k] - mc) / sc;
     }
     return { data: out, shape: [n, c, h, w] };
-  };
+  });
 }
 
 /**
@@ -218,7 +218,7 @@ export function randomCrop(size: number | readonly [number, number], padding = 0
   if (!hw.every((d: number) => Number.isInteger(d) && d >= 1)) throw invalidArg(sizeWhat, 'size', size, 'ERR_RN_RANGE');
   const [ch, cw] = hw as [number, number];
   const pad = checkNonNegInt(padding, 'padding');
-  return (batch, shape, rng) => {
+  return withSpec('randomCrop', [[ch, cw], pad], (batch, shape, rng) => {
     const [n, c, h, w] = checkBatch('randomCrop', batch, shape, rng);
     const hp = h + 2 * pad;
     const wp = w + 2 * pad;
@@ -245,13 +245,13 @@ export function randomCrop(size: number | readonly [number, number], padding = 0
       }
     }
     return { data: out, shape: [n, c, ch, cw] };
-  };
+  });
 }
 
 /** Mirrors each sample left-right with probability p. One draw per sample: flip if rng.next() < p. */
 export function randomHorizontalFlip(p = 0.5): Transform {
   const prob = checkProbability(p, 'p');
-  return (batch, shape, rng) => {
+  return withSpec('randomHorizontalFlip', [prob], (batch, shape, rng) => {
     const [n, c, h, w] = checkBatch('randomHorizontalFlip', batch, shape, rng);
     const out = new Float32Array(batch);
     const sample = c * h * w;
@@ -262,7 +262,7 @@ export function randomHorizontalFlip(p = 0.5): Transform {
       }
     }
     return { data: out, shape: [n, c, h, w] };
-  };
+  });
 }
 
 export interface RandomErasingOptions {
@@ -301,7 +301,8 @@ export function randomErasing(options: RandomErasingOptions = {}): Transform {
   const logR0 = Math.log(r0);
   const logR1 = Math.log(r1);
 
-  return (batch, shape, rng) => {
+  const spec: RandomErasingOptions = { p: prob, scale: [s0, s1], ratio: [r0, r1], value: values ?? fill };
+  return withSpec('randomErasing', [spec], (batch, shape, rng) => {
     const [n, c, h, w] = checkBatch('randomErasing', batch, shape, rng);
     if (values && values.length !== c) {
       throw rnError('ERR_RN_SHAPE', `randomErasing: batch has ${c} channels but options.value has ${values.length} entries`);
@@ -327,7 +328,7 @@ export function randomErasing(options: RandomErasingOptions = {}): Transform {
       }
     }
     return { data: out, shape: [n, c, h, w] };
-  };
+  });
 }
 
 /** Applies transforms in order, threading the shape and the same rng through them. */
@@ -336,11 +337,59 @@ export function compose(transforms: readonly Transform[]): Transform {
     throw invalidArg('an array of transforms (functions)', 'transforms', transforms);
   }
   const list = transforms.slice();
-  return (batch, shape, rng) => {
+  const fn: Transform = (batch, shape, rng) => {
     const checked = checkBatch('compose', batch, shape, rng);
     if (list.length === 0) return { data: new Float32Array(batch), shape: checked };
     let cur: Batch = { data: batch, shape: checked };
     for (const t of list) cur = t(cur.data, cur.shape, rng);
     return cur;
   };
+  // Describable only if every part is (a custom function cannot be rebuilt elsewhere).
+  const parts = list.map((t) => SPECS.get(t));
+  if (parts.every((p): p is TransformSpec => p !== undefined)) SPECS.set(fn, { name: 'compose', args: [parts] });
+  return fn;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Specs: how a built-in transform was made, so another thread (a DataLoader worker) can rebuild
+// an identical one. Transforms are closures and cannot be sent to a worker; their specs can.
+
+export type TransformName = 'normalize' | 'randomCrop' | 'randomHorizontalFlip' | 'randomErasing' | 'compose';
+/** Plain, structured-clonable description of a built-in transform: the factory and its arguments. */
+export interface TransformSpec {
+  name: TransformName;
+  args: unknown[];
+}
+
+const SPECS = new WeakMap<Transform, TransformSpec>();
+
+function withSpec(name: TransformName, args: unknown[], t: Transform): Transform {
+  SPECS.set(t, { name, args });
+  return t;
+}
+
+/**
+ * The spec of a transform made by this module's factories (compose included when all its parts
+ * are), or undefined for any other function.
+ */
+export function transformSpec(t: Transform): TransformSpec | undefined {
+  return SPECS.get(t);
+}
+
+/** Rebuilds a transform from `transformSpec(t)`; the result draws exactly as `t` does. */
+export function transformFromSpec(spec: TransformSpec): Transform {
+  const bad = (): Error => invalidArg('a transform spec { name, args } from transformSpec()', 'spec', spec);
+  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec.args)) throw bad();
+  const a = spec.args as never[];
+  switch (spec.name) {
+    case 'normalize': return normalize(a[0], a[1]);
+    case 'randomCrop': return randomCrop(a[0], a[1]);
+    case 'randomHorizontalFlip': return randomHorizontalFlip(a[0]);
+    case 'randomErasing': return randomErasing(a[0]);
+    case 'compose': {
+      if (!Array.isArray(a[0])) throw bad();
+      return compose((a[0] as TransformSpec[]).map(transformFromSpec));
+    }
+    default: throw bad();
+  }
 }

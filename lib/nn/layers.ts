@@ -85,10 +85,8 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
     });
   }
-  loadStateDict(sd: Parameters<Module['loadStateDict']>[0], opts?: { strict?: boolean }) {
-    const r = super.loadStateDict(sd, opts);
+  protected afterLoad(): void {
     if (this.num_batches_tracked) this.batches = Number(this.num_batches_tracked.dataSync()[0]);
-    return r;
   }
   extraRepr(): string {
     return `${this.numFeatures}`;

@@ -153,8 +153,12 @@ export abstract class Module {
         if (val !== v) val.dispose();
       }
     });
+    for (const m of this.modules()) m.afterLoad();
     return { missingKeys, unexpectedKeys };
   }
+
+  /** Called on every submodule after loadStateDict copied new values (resync derived state). */
+  protected afterLoad(): void {}
 
   /** Move parameters and buffers to a device (CPU-only builds accept 'cpu'). */
   to(device: string): this {
