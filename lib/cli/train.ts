@@ -100,6 +100,11 @@ function openDataset(name: string, train: boolean, root?: string): data.Dataset 
   throw rnError('ERR_RN_ARG', `train: unknown dataset "${name}" (fashion-mnist, mnist, mnist-digits, cifar10, cifar100)`);
 }
 
+/** A dataset by CLI name and its standard normalisation constants. */
+export function openDatasetFor(name: string, train: boolean, root?: string): { dataset: data.Dataset; norm: data.Normalization } {
+  return { dataset: openDataset(name, train, root), norm: normalizationOf(name) };
+}
+
 function normalizationOf(name: string): data.Normalization {
   const N = data.NORMALIZATION;
   return name === 'cifar10' ? N.cifar10 : name === 'cifar100' ? N.cifar100 : name === 'fashion-mnist' ? N.fashionMnist : N.mnist;
