@@ -20,6 +20,38 @@ export interface GradNode {
 }
 
 let gradEnabled = true;
+let anomaly = false;
+
+/**
+ * Anomaly mode (opt-in, slow: every op's output is read back): the first op whose forward
+ * output or backward gradient contains NaN or Inf throws ERR_RN_NAN naming the op.
+ * `detectAnomaly(true)` / `detectAnomaly(false)`, or `detectAnomaly(fn)` for a scope.
+ */
+export function detectAnomaly<T>(arg: boolean | (() => T)): T | void {
+  if (typeof arg === 'boolean') {
+    anomaly = arg;
+    return;
+  }
+  const prev = anomaly;
+  anomaly = true;
+  try {
+    return arg();
+  } finally {
+    anomaly = prev;
+  }
+}
+export function isAnomalyEnabled(): boolean {
+  return anomaly;
+}
+
+function checkFinite(t: Tensor, what: () => string): void {
+  if (t.dtype !== 'float32') return;
+  const d = t.dataSync() as Float32Array;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v - v !== 0) throw rnError('ERR_RN_NAN', `detectAnomaly: ${what()} contains ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Inf' : '-Inf'} (element ${i} of shape [${t.shape.join(', ')}])`);
+  }
+}
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -60,6 +92,11 @@ export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boole
  * at once (inference keeps no activations).
  */
 export function record(op: GradNode['op'], inputs: (Tensor | null | undefined)[], out: Tensor, saved: Record<string, unknown> = {}, owned: Tensor[] = []): Tensor {
+  if (anomaly) {
+    // inputs that are already bad were reported by the op that made them, or come from the user
+    const cleanInputs = inputs.every((t) => !t || t.dtype !== 'float32' || (t.dataSync() as Float32Array).every(Number.isFinite));
+    if (cleanInputs) checkFinite(out, () => `the output of ${(saved.name as string) ?? op} (forward)`);
+  }
   if (!needsGrad(inputs)) {
     for (const t of owned) t.dispose();
     return out;
@@ -137,6 +174,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
         if (!node || !g) continue;
         const rule = RULES[node.op] as (n: GradNode, g: Tensor, out: Tensor) => (Tensor | null)[];
         const ig = rule(node, g, t);
+        if (anomaly) ig.forEach((gi, i) => gi && checkFinite(gi, () => `the gradient of input ${i} computed by the backward of ${(node.saved.name as string) ?? node.op}`));
         node.inputs.forEach((inp, i) => {
           const gi = ig[i];
           if (!inp || !gi || !inp.requiresGrad) return;

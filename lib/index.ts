@@ -12,7 +12,7 @@ import { invalidArg } from './errors';
 
 export { Tensor, tensor, zeros, ones, full, empty, rand, randn, arange, zerosLike, onesLike } from './tensor';
 export type { DType, DeviceName, TensorOptions, TypedData, NestedArray } from './tensor';
-export { noGrad, enableGrad, isGradEnabled } from './autograd';
+export { noGrad, enableGrad, isGradEnabled, detectAnomaly, isAnomalyEnabled } from './autograd';
 export { manualSeed, getRngState, setRngState } from './random';
 export type { RngState } from './random';
 export { tidy, keep } from './memory';
