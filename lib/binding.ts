@@ -161,6 +161,8 @@ export function binding(): Binding {
       return loaded;
     } catch (e) {
       tried.push(`${p} (${(e as Error).message.split('\n')[0]})`);
+      // a build that exists but does not load is an error, not a reason to run an older binary
+      if (!p.includes(`${path.sep}prebuilds${path.sep}`)) break;
     }
   }
   throw rnError(

@@ -292,11 +292,14 @@ const CTORS: Record<DType, new (n: number | ArrayLike<number>) => ArrayBufferVie
   float16: Uint16Array,
 };
 
+// By tag, not instanceof: arrays made by the addon or in another realm (vm, jest) are still ours.
 function dtypeOfArray(a: ArrayBufferView): DType | null {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof Uint8Array) return 'uint8';
-  if (a instanceof BigInt64Array) return 'int64';
+  switch (Object.prototype.toString.call(a)) {
+    case '[object Float32Array]': return 'float32';
+    case '[object Int32Array]': return 'int32';
+    case '[object Uint8Array]': return 'uint8';
+    case '[object BigInt64Array]': return 'int64';
+  }
   return null;
 }
 

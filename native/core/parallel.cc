@@ -12,6 +12,9 @@ extern "C" void openblas_set_num_threads(int);
 namespace rn {
 namespace {
 
+std::mutex g_run_mutex;  // parallel_for is not reentrant across callers
+thread_local bool t_in_parallel = false;
+
 struct Pool {
   std::mutex m;
   std::condition_variable cv, cv_done;
@@ -44,7 +47,9 @@ struct Pool {
       seen = gen;
       if (!fn || idx >= helpers) continue;
       l.unlock();
+      t_in_parallel = true;  // a parallel_for inside a chunk runs inline (no nested fan-out)
       run_chunks();
+      t_in_parallel = false;
       l.lock();
       if (--active == 0) cv_done.notify_all();
     }
@@ -68,8 +73,6 @@ Pool& pool() {
   static Pool* p = new Pool();
   return *p;
 }
-std::mutex g_run_mutex;  // parallel_for is not reentrant across callers
-thread_local bool t_in_parallel = false;
 }  // namespace
 
 int num_threads() { return pool().nthreads; }
