@@ -14,6 +14,21 @@
 
 export type Numeric = ArrayLike<number>;
 
+// Inside jest's sandbox, global Math/Number calls in hot loops are ~40x slower than cached
+// references, and arrays from the addon (another realm) index slowly: cache and re-view.
+const abs = Math.abs;
+const isFinite_ = Number.isFinite;
+const isNaN_ = Number.isNaN;
+const min = Math.min;
+function local(a: Numeric): Numeric {
+  const tag = Object.prototype.toString.call(a);
+  if (tag === '[object Float32Array]' && !(a instanceof Float32Array)) {
+    const f = a as Float32Array;
+    return new Float32Array(f.buffer, f.byteOffset, f.length);
+  }
+  return a;
+}
+
 export interface CloseOptions {
   /** relative tolerance, scaled by max(1, max|expected|); default 1e-4 */
   rtol?: number;
@@ -42,35 +57,37 @@ function fmt(v: number): string {
 }
 
 /** Compute the comparison without throwing. */
-export function compareClose(actual: Numeric, expected: Numeric, opts: CloseOptions = {}): CloseReport {
+export function compareClose(actual0: Numeric, expected0: Numeric, opts: CloseOptions = {}): CloseReport {
+  const actual = local(actual0);
+  const expected = local(expected0);
   const rtol = opts.rtol ?? 1e-4;
   const atol = opts.atol ?? 0;
   let scale = 1;
   for (let i = 0; i < expected.length; i++) {
-    const a = Math.abs(expected[i]);
-    if (Number.isFinite(a) && a > scale) scale = a;
+    const a = abs(expected[i]);
+    if (isFinite_(a) && a > scale) scale = a;
   }
   const tol = atol + rtol * scale;
   let maxAbsErr = 0;
   let maxRelErr = 0;
   let firstBad = -1;
   let worst = 0;
-  const n = Math.min(actual.length, expected.length);
+  const n = min(actual.length, expected.length);
   for (let i = 0; i < n; i++) {
     const a = actual[i];
     const e = expected[i];
     let err: number;
-    if (Number.isFinite(e)) {
-      err = Number.isFinite(a) ? Math.abs(a - e) : Infinity;
+    if (isFinite_(e)) {
+      err = isFinite_(a) ? abs(a - e) : Infinity;
     } else {
-      err = Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)) ? 0 : Infinity;
+      err = Object.is(a, e) || (isNaN_(a) && isNaN_(e)) ? 0 : Infinity;
     }
     if (err > maxAbsErr) {
       maxAbsErr = err;
       worst = i;
     }
-    const ae = Math.abs(e);
-    if (ae > 1e-6 && Number.isFinite(ae)) {
+    const ae = abs(e);
+    if (ae > 1e-6 && isFinite_(ae)) {
       const rel = err / ae;
       if (rel > maxRelErr) maxRelErr = rel;
     }
@@ -104,7 +121,7 @@ function countBad(actual: Numeric, expected: Numeric, tol: number): number {
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i];
     const e = expected[i];
-    const ok = Number.isFinite(e) ? Math.abs(a - e) <= tol : Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e));
+    const ok = isFinite_(e) ? abs(a - e) <= tol : Object.is(a, e) || (isNaN_(a) && isNaN_(e));
     if (!ok) n++;
   }
   return n;
