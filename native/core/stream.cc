@@ -1,17 +1,40 @@
 #include "stream.h"
+#include <cstdlib>
 #include <exception>
 
 namespace rn {
 
-Stream::Stream(const char*) { th_ = std::thread([this] { loop(); }); th_.detach(); }
+namespace {
+thread_local int64_t t_dispatch_bytes = 0;
+thread_local bool t_on_stream = false;
+}  // namespace
+
+void note_dispatch_alloc(int64_t bytes) {
+  if (!t_on_stream) t_dispatch_bytes += bytes;
+}
+
+Stream::Stream(const char*) {
+  const char* e = std::getenv("RESNODE_QUEUE_MB");
+  max_inflight_ = (e && std::atoll(e) > 0 ? std::atoll(e) : 512) << 20;
+  th_ = std::thread([this] {
+    t_on_stream = true;
+    loop();
+  });
+  th_.detach();
+}
 
 uint64_t Stream::enqueue(std::function<void()> fn) {
+  const int64_t bytes = t_dispatch_bytes;
+  t_dispatch_bytes = 0;
   std::unique_lock<std::mutex> g(m_);
-  // Back-pressure: JS may run ahead of compute, but only so far — each queued op holds its
-  // tensors' memory, so an unbounded queue would be unbounded memory (as CUDA's launch queue).
-  cv_done_.wait(g, [&] { return q_.size() < kMaxPending; });
+  // Back-pressure: JS may run ahead of compute, but only so far. Each queued op holds the
+  // memory of its outputs (and of inputs JS already let go), so the queue is bounded both in
+  // ops and in the bytes its ops allocated (RESNODE_QUEUE_MB, default 512): a training loop
+  // runs about one step ahead instead of filling the allocator with many steps' activations.
+  cv_done_.wait(g, [&] { return q_.size() < kMaxPending && (inflight_ + bytes <= max_inflight_ || q_.empty()); });
   uint64_t s = next_++;
-  q_.emplace_back(s, std::move(fn));
+  inflight_ += bytes;
+  q_.push_back(Job{s, bytes, std::move(fn)});
   cv_work_.notify_one();
   return s;
 }
@@ -40,7 +63,7 @@ void Stream::check_error() {
 
 void Stream::loop() {
   for (;;) {
-    std::pair<uint64_t, std::function<void()>> job;
+    Job job;
     {
       std::unique_lock<std::mutex> l(m_);
       cv_work_.wait(l, [&] { return !q_.empty(); });
@@ -49,7 +72,7 @@ void Stream::loop() {
     }
     std::string code, msg;
     try {
-      job.second();
+      job.fn();
     } catch (const RnError& e) {
       code = e.code; msg = e.what();
     } catch (const std::bad_alloc&) {
@@ -57,10 +80,11 @@ void Stream::loop() {
     } catch (const std::exception& e) {
       code = "ERR_RN_INTERNAL"; msg = e.what();
     }
-    job.second = nullptr;  // release captured tensors before signalling completion
+    job.fn = nullptr;  // release captured tensors before signalling completion
     std::lock_guard<std::mutex> g(m_);
     if (!code.empty() && !has_err_) { has_err_ = true; err_code_ = code; err_msg_ = msg; }
-    done_ = job.first;
+    inflight_ -= job.bytes;
+    done_ = job.seq;
     cv_done_.notify_all();
   }
 }

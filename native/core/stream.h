@@ -27,10 +27,17 @@ class Stream {
 
  private:
   static constexpr size_t kMaxPending = 1024;
+  struct Job {
+    uint64_t seq;
+    int64_t bytes;  // memory allocated for this op's outputs at dispatch
+    std::function<void()> fn;
+  };
   void loop();
+  int64_t inflight_ = 0;   // bytes allocated by ops not yet run
+  int64_t max_inflight_;
   std::mutex m_;
   std::condition_variable cv_work_, cv_done_;
-  std::deque<std::pair<uint64_t, std::function<void()>>> q_;
+  std::deque<Job> q_;
   uint64_t next_ = 1, done_ = 0;
   bool has_err_ = false;
   std::string err_code_, err_msg_;
@@ -38,5 +45,9 @@ class Stream {
 };
 
 Stream& stream_for(Device d);
+
+// Called by the allocator on the dispatching thread: the next enqueue on this thread charges
+// these bytes to its op, so the queue can bound the memory that ops waiting to run hold.
+void note_dispatch_alloc(int64_t bytes);
 
 }  // namespace rn

@@ -101,7 +101,10 @@ Storage::~Storage() {
   else cuda_free(data, bytes);
 }
 
+void note_dispatch_alloc(int64_t bytes);  // stream.cc
+
 std::shared_ptr<Storage> alloc_storage(size_t bytes, Device dev) {
+  note_dispatch_alloc((int64_t)bytes);
   auto s = std::make_shared<Storage>();
   s->bytes = bytes;
   s->device = dev;
