@@ -10,6 +10,65 @@ import * as F from './functional';
 import * as A from './autograd';
 
 export type DType = 'float32' | 'int32' | 'uint8' | 'int64' | 'bfloat16' | 'float16';
+
+// ---- the CUDA part of the native surface (native/binding/ops_cuda.cc) ----
+// (Declared here rather than in binding.ts, which another change owns; it can move there as is.)
+export interface CudaInfo {
+  available: boolean;
+  /** what is there, or why not (no driver / no device / a build without CUDA) */
+  status: string;
+  deviceCount: number;
+  /** whether this process has created the device context */
+  initialized: boolean;
+  allowTF32: boolean;
+  /** where cuDNN / cuBLAS are looked for, in order */
+  librarySearch: string;
+  convAlgorithmsCached: number;
+}
+export interface CudaDeviceProperties {
+  index: number; name: string; major: number; minor: number; multiProcessorCount: number; warpSize: number;
+  maxThreadsPerBlock: number; totalMemory: number; l2CacheSize: number; sharedMemoryPerBlock: number;
+  clockRateKHz: number; memoryClockRateKHz: number; memoryBusWidth: number; driverVersion: number; runtimeVersion: number;
+}
+export interface CudaLibrary {
+  name: 'cudnn' | 'cublas';
+  loaded: boolean;
+  /** cudnnGetVersion() (e.g. 90600), or cuBLAS's major version */
+  version: number;
+  /** the file that was loaded */
+  path: string;
+  /** why it could not be loaded (naming every path tried) */
+  error: string;
+}
+type NH = Handle | null;
+export interface CudaBinding {
+  cudaInfo(): CudaInfo;
+  cudaDeviceProperties(device?: number): CudaDeviceProperties;
+  cudaEmptyCache(): void;
+  cudaResetPeak(): void;
+  cudaLibraries(): CudaLibrary[];
+  cudaSynchronize(): void;
+  cudaSetAllowTF32(on: boolean): void;
+  toDevice(h: Handle, device: number): NativeTensor;
+  // kernels wired into their ops by other changes (tests and benchmarks only)
+  _cudaBnAddReluForward(x: Handle, r: NH, w: NH, b: NH, rm: NH, rv: NH, training: boolean, momentum: number, eps: number): [NativeTensor, NativeTensor, NativeTensor];
+  _cudaBnAddReluBackward(dy: Handle, y: Handle, x: Handle, w: NH, mean: Handle, invstd: Handle, training: boolean, hasResidual: boolean): [NativeTensor, NativeTensor | null, NativeTensor, NativeTensor];
+  _cudaSgdStep(params: Handle[], grads: Handle[], bufs: NH[], init: boolean[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): void;
+  _cudaAdamwStep(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], maxExpAvgSqs: Handle[] | null, steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, amsgrad: boolean, maximize: boolean): void;
+}
+/** @internal the native surface with its CUDA entry points */
+export function cudaBinding(): CudaBinding {
+  return binding() as unknown as CudaBinding;
+}
+/** @internal whether CUDA can run here (false for an addon built before the CUDA backend) */
+export function cudaInfo(): CudaInfo {
+  const b = binding() as unknown as Partial<CudaBinding>;
+  if (typeof b.cudaInfo === 'function') return b.cudaInfo();
+  const i = binding().buildInfo();
+  return { available: i.cuda, status: i.cudaStatus, deviceCount: 0, initialized: false, allowTF32: false, librarySearch: '', convAlgorithmsCached: 0 };
+}
+/** @internal native device code */
+export const deviceCode = (d: DeviceName): number => (d === 'cuda' ? 1 : 0);
 export type DeviceName = 'cpu' | 'cuda';
 export const DTYPES: readonly DType[] = ['float32', 'int32', 'uint8', 'int64', 'bfloat16', 'float16'];
 export const dtypeCode = (d: DType): number => DTYPES.indexOf(d);
@@ -23,6 +82,12 @@ export interface TensorOptions {
   requiresGrad?: boolean;
   device?: DeviceName | string;
 }
+
+/**
+ * The GC backstop for the handle count: a tensor that is collected without dispose() has its
+ * native storage freed by the handle's finalizer; this keeps memory.stats().tensors honest too.
+ */
+const collected = new FinalizationRegistry<null>(() => _handleReleased());
 
 export class Tensor {
   /** @internal native handle and layout; null once disposed */
@@ -51,6 +116,7 @@ export class Tensor {
     this.dtype = DTYPES[n.dtype];
     this.device = n.device === 1 ? 'cuda' : 'cpu';
     _handleCreated();
+    collected.register(this, null, this);
     track(this);
   }
 
@@ -99,6 +165,7 @@ export class Tensor {
   dispose(): void {
     if (!this._n) return;
     binding().dispose(this._n.h);
+    collected.unregister(this);
     this._n = null;
     _handleReleased();
     if (this._scope) {
@@ -109,6 +176,25 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
+  }
+  /**
+   * @internal Move this tensor's storage to another device in place (its gradient too), keeping
+   * the object: what Module.to(device) needs, since optimisers and modules hold parameters by
+   * identity. Not recorded for autograd (use it on leaves, before building a graph).
+   */
+  _moveTo_(device: DeviceName | string): this {
+    const dev = checkDevice(device, 'to');
+    if (dev === this.device) return this;
+    const n = cudaBinding().toDevice(this.h, deviceCode(dev));
+    binding().dispose(this._n!.h);
+    this._n = n;
+    const self = this as unknown as { shape: readonly number[]; strides: readonly number[]; offset: number; device: DeviceName };
+    self.shape = Object.freeze(n.shape.slice());
+    self.strides = Object.freeze(n.strides.slice());
+    self.offset = n.offset;
+    self.device = dev;
+    if (this.grad) this.grad._moveTo_(dev);
+    return this;
   }
   /** Keep this tensor out of every tidy scope (returns this). */
   keep(): this {
@@ -256,8 +342,16 @@ function checkDtype(d: unknown, op: string): DType {
 
 export function checkDevice(d: unknown, op: string): DeviceName {
   if (d === 'cpu') return 'cpu';
-  if (d === 'cuda' || (typeof d === 'string' && /^cuda:\d+$/.test(d)))
-    throw rnError('ERR_RN_NO_CUDA', `${op}: device "${d}" is not available: ${binding().buildInfo().cudaStatus}`);
+  if (d === 'cuda' || (typeof d === 'string' && /^cuda:\d+$/.test(d))) {
+    const c = cudaInfo();
+    if (!c.available)
+      throw rnError('ERR_RN_NO_CUDA', `${op}: device "${d}" is not available: ${c.status}` +
+        (c.librarySearch ? `. cuDNN 9 and cuBLAS are loaded at first use from ${c.librarySearch}` : ''));
+    const index = d === 'cuda' ? 0 : Number((d as string).slice(5));
+    if (index !== 0)
+      throw rnError('ERR_RN_DEVICE', `${op}: device "${d}" is not supported: resnode runs on one GPU, cuda:0 (${c.deviceCount} visible; pick one with CUDA_VISIBLE_DEVICES)`);
+    return 'cuda';
+  }
   throw invalidArg('"cpu" or "cuda"', `${op}(device)`, d, 'ERR_RN_DEVICE');
 }
 
@@ -306,7 +400,7 @@ function dtypeOfArray(a: ArrayBufferView): DType | null {
 /** Create a tensor from a TypedArray (copied), a nested array or a number. */
 export function tensor(data: ArrayBufferView | NestedArray, opts: TensorOptions = {}): Tensor {
   if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', 'tensor(options)', opts);
-  if (opts.device !== undefined) checkDevice(opts.device, 'tensor');
+  const device = opts.device !== undefined ? checkDevice(opts.device, 'tensor') : 'cpu';
   let t: Tensor;
   if (ArrayBuffer.isView(data)) {
     const fromArr = dtypeOfArray(data);
@@ -336,6 +430,7 @@ export function tensor(data: ArrayBufferView | NestedArray, opts: TensorOptions 
   } else {
     throw invalidArg('a TypedArray, a (nested) array of numbers or a number', 'tensor(data)', data);
   }
+  if (device !== 'cpu') t._moveTo_(device);  // built on the CPU, then uploaded
   if (opts.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -344,8 +439,8 @@ function make(op: string, shape: readonly number[], opts: TensorOptions): Tensor
   if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', `${op}(options)`, opts);
   const s = checkShape(shape, op);
   const dtype = opts.dtype !== undefined ? checkDtype(opts.dtype, op) : 'float32';
-  if (opts.device !== undefined) checkDevice(opts.device, op);
-  return new Tensor(binding().empty(s, dtypeCode(dtype), 0));
+  const device = opts.device !== undefined ? checkDevice(opts.device, op) : 'cpu';
+  return new Tensor(binding().empty(s, dtypeCode(dtype), deviceCode(device)));
 }
 function finish(t: Tensor, opts: TensorOptions): Tensor {
   if (opts.requiresGrad) t.requiresGrad_(true);
@@ -372,14 +467,22 @@ export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor
   return filled('ones', shape, 1, opts);
 }
 export function zerosLike(t: Tensor): Tensor {
-  return zeros(t.shape, { dtype: t.dtype });
+  return zeros(t.shape, { dtype: t.dtype, device: t.device });
 }
 export function onesLike(t: Tensor): Tensor {
-  return ones(t.shape, { dtype: t.dtype });
+  return ones(t.shape, { dtype: t.dtype, device: t.device });
 }
 import { _take } from './random';
 /** Uniform in [low, high), from the seeded generator. */
+/** Options of rand/randn: an object, float32 only, numeric distribution parameters. */
+function randOpts(op: string, opts: unknown, keys: [string, string]): void {
+  if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', `${op}(options)`, opts);
+  const o = opts as Record<string, unknown>;
+  if (o.dtype !== undefined && o.dtype !== 'float32') throw invalidArg('"float32" (random tensors are float32)', `${op}(dtype)`, o.dtype, 'ERR_RN_DTYPE');
+  for (const k of keys) if (o[k] !== undefined && typeof o[k] !== 'number') throw invalidArg('a number', `${op}(${k})`, o[k]);
+}
 export function rand(shape: readonly number[], opts: TensorOptions & { low?: number; high?: number } = {}): Tensor {
+  randOpts('rand', opts, ['low', 'high']);
   const t = make('rand', shape, { ...opts, dtype: 'float32' });
   const [seed, off] = _take(t.numel);
   binding().rand_(t.h, false, seed, off, opts.low ?? 0, opts.high ?? 1);
@@ -387,6 +490,7 @@ export function rand(shape: readonly number[], opts: TensorOptions & { low?: num
 }
 /** Normal(mean, std), from the seeded generator. */
 export function randn(shape: readonly number[], opts: TensorOptions & { mean?: number; std?: number } = {}): Tensor {
+  randOpts('randn', opts, ['mean', 'std']);
   const t = make('randn', shape, { ...opts, dtype: 'float32' });
   const [seed, off] = _take(t.numel);
   binding().rand_(t.h, true, seed, off, opts.mean ?? 0, opts.std ?? 1);

@@ -1,6 +1,9 @@
 // One N-API function per op: read and check the arguments, call the op's dispatcher in
 // native/ops/, wrap the results. No kernel logic here.
 #include <napi.h>
+#include <cstdint>
+#include <cstdlib>
+#include <unistd.h>
 #include "errors.h"
 #include "tensor_wrap.h"
 #include "../ops/ops.h"
@@ -21,7 +24,8 @@ DType dtype_arg(const CI& info, size_t i, const char* op) {
 Device device_arg(const CI& info, size_t i, const char* op) {
   int64_t d = int_arg(info, i, op, "device");
   if (d < 0 || d > 1) throw RnError("ERR_RN_DEVICE", cat(op, ": unknown device code ", d));
-  if (d == 1) throw RnError("ERR_RN_NO_CUDA", cat(op, ": CUDA device requested but this build has no CUDA support"));
+  // cuda (1): the first device allocation checks availability and throws ERR_RN_NO_CUDA saying why
+  // (no driver, no device, or a build without CUDA), so nothing here needs the CUDA backend.
   return (Device)d;
 }
 template <class E>
@@ -34,6 +38,18 @@ uint64_t u64_arg(const CI& info, size_t i, const char* op, const char* name) {
   int64_t v = int_arg(info, i, op, name);
   if (v < 0) throw RnError("ERR_RN_RANGE", cat("Expected a non-negative integer for ", op, "(", name, ") but received ", v), ErrKind::Range);
   return (uint64_t)v;
+}
+// Integers that are narrowed for the kernels: range-checked first, never truncated (2^32 + 1 is not 1).
+int32_t i32_arg(const CI& info, size_t i, const char* op, const char* name) {
+  int64_t v = int_arg(info, i, op, name);
+  if (v < INT32_MIN || v > INT32_MAX)
+    throw RnError("ERR_RN_RANGE", cat("Expected a 32-bit integer for ", op, "(", name, ") but received ", v), ErrKind::Range);
+  return (int32_t)v;
+}
+int reduction_arg(const CI& info, size_t i, const char* op) {
+  int64_t v = int_arg(info, i, op, "reduction");
+  if (v < 0 || v > 2) throw RnError("ERR_RN_RANGE", cat(op, ": unknown reduction ", v, " (0 none, 1 mean, 2 sum)"), ErrKind::Range);
+  return (int)v;
 }
 void argc(const CI& info, size_t n, const char* op) {
   if (info.Length() < n) throw RnError("ERR_RN_ARG", cat(op, ": expected ", n, " arguments but received ", info.Length()), ErrKind::Type);
@@ -54,9 +70,15 @@ V fromBuffer(const CI& info) {
   DType dt = dtype_arg(info, 2, "tensor");
   size_t es = dtype_size(dt);
   if (ta.ElementSize() != es) bad_arg(info[0], cat("a TypedArray of ", es, "-byte elements for dtype ", dtype_name(dt)), "tensor", "data");
-  auto ab = ta.ArrayBuffer();
-  const char* p = static_cast<const char*>(ab.Data()) + ta.ByteOffset();
-  return wrap(info.Env(), ops::from_host(p, ta.ByteLength(), shape, dt));
+  // The data pointer straight from the typed array: ta.ArrayBuffer().Data() fails (napi_invalid_arg,
+  // a code-less "Invalid argument") when the array is a view of a SharedArrayBuffer.
+  napi_typedarray_type tt;
+  size_t len = 0, off = 0;
+  void* data = nullptr;
+  napi_value buf;
+  if (napi_get_typedarray_info(info.Env(), ta, &tt, &len, &data, &buf, &off) != napi_ok || (!data && len))
+    bad_arg(info[0], "a TypedArray with readable memory", "tensor", "data");
+  return wrap(info.Env(), ops::from_host(static_cast<const char*>(data), ta.ByteLength(), shape, dt));
 }
 V empty(const CI& info) {
   argc(info, 3, "empty");
@@ -75,6 +97,25 @@ V isLive(const CI& info) {
 }
 
 Napi::TypedArray alloc_typed(Napi::Env env, DType dt, size_t n) {
+  // V8 aborts the process when it cannot allocate an ArrayBuffer; find out first (a huge
+  // broadcast view, say [2^40] with stride 0, reads back as 2^40 elements).
+  const size_t bytes = n * dtype_size(dt);
+  // V8 aborts (a fatal error, not an exception) for a typed array longer than its kMaxLength: 2^32
+  // elements on 64-bit Node 20. And where memory is overcommitted (containers) the malloc probe
+  // below succeeds for any size, so also refuse more bytes than the machine has.
+  static const size_t phys = [] {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? (size_t)pages * (size_t)page : SIZE_MAX;
+  }();
+  if (n > (size_t(1) << 32) || bytes > phys)
+    throw RnError("ERR_RN_OOM", cat("out of memory: reading back ", n, " elements (", bytes, " bytes) into a JS TypedArray (at most 2^32 elements and ",
+                                    phys, " bytes of memory)"), ErrKind::Range);
+  if (bytes > (size_t(64) << 20)) {
+    void* probe = bytes > (size_t(1) << 53) ? nullptr : std::malloc(bytes);
+    if (!probe)
+      throw RnError("ERR_RN_OOM", cat("out of memory: reading back ", n, " elements (", bytes, " bytes) into a JS TypedArray"), ErrKind::Range);
+    std::free(probe);
+  }
   switch (dt) {
     case DType::F32: return Napi::Float32Array::New(env, n);
     case DType::I32: return Napi::Int32Array::New(env, n);
@@ -108,9 +149,19 @@ class ReadWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(ref_.Value()); }
+  // These run from the event loop; when the environment is going away (a worker terminated) the
+  // N-API calls fail with C++ exceptions, which must not escape (std::terminate).
+  void OnOK() override {
+    try {
+      deferred_.Resolve(ref_.Value());
+    } catch (...) {
+    }
+  }
   void OnError(const Napi::Error& e) override {
-    deferred_.Reject(make_error(Env(), code_.empty() ? "ERR_RN_INTERNAL" : code_, e.Message(), ErrKind::Error).Value());
+    try {
+      deferred_.Reject(make_error(Env(), code_.empty() ? "ERR_RN_INTERNAL" : code_, e.Message(), ErrKind::Error).Value());
+    } catch (...) {
+    }
   }
 
  private:
@@ -294,17 +345,17 @@ V softmaxBackward(const CI& info) {
 V crossEntropyForward(const CI& info) {
   argc(info, 5, "crossEntropy");
   auto r = ops::cross_entropy_forward(tensor_arg(info, 0, "crossEntropy", "input"), tensor_arg(info, 1, "crossEntropy", "target"),
-                                      (int)int_arg(info, 2, "crossEntropy", "reduction"), (float)num_arg(info, 3, "crossEntropy", "labelSmoothing"),
-                                      (int32_t)int_arg(info, 4, "crossEntropy", "ignoreIndex"));
+                                      reduction_arg(info, 2, "crossEntropy"), (float)num_arg(info, 3, "crossEntropy", "labelSmoothing"),
+                                      i32_arg(info, 4, "crossEntropy", "ignoreIndex"));
   return tuple(info.Env(), {std::get<0>(r), std::get<1>(r), std::get<2>(r)});
 }
 V crossEntropyBackward(const CI& info) {
   argc(info, 7, "crossEntropy backward");
   return wrap(info.Env(), ops::cross_entropy_backward(tensor_arg(info, 0, "crossEntropy backward", "grad"), tensor_arg(info, 1, "crossEntropy backward", "logp"),
                                                       tensor_arg(info, 2, "crossEntropy backward", "target"), tensor_arg(info, 3, "crossEntropy backward", "count"),
-                                                      (int)int_arg(info, 4, "crossEntropy backward", "reduction"),
+                                                      reduction_arg(info, 4, "crossEntropy backward"),
                                                       (float)num_arg(info, 5, "crossEntropy backward", "labelSmoothing"),
-                                                      (int32_t)int_arg(info, 6, "crossEntropy backward", "ignoreIndex")));
+                                                      i32_arg(info, 6, "crossEntropy backward", "ignoreIndex")));
 }
 V layerNormForward(const CI& info) {
   argc(info, 5, "layerNorm");

@@ -2,10 +2,12 @@
 // Max pooling saves the argmax index (within the input plane) for backward; backward is a
 // scatter within the plane, which one thread owns.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 #include <cmath>
 #include "kernels.h"
+#include "../core/error.h"
 #include "../core/parallel.h"
 
 namespace rn {
@@ -36,16 +38,24 @@ void maxpool2d_forward(float* y, int32_t* idx, const float* x, const PoolParams&
 }
 
 void maxpool2d_backward(float* dx, const float* dy, const int32_t* idx, const PoolParams& p) {
+  // indices come from the forward, but the native entry point accepts any int32 tensor: an index
+  // outside the plane is reported (a deferred ERR_RN_INDEX), never written through
+  std::atomic<int64_t> bad{-1};
   parallel_for(p.N * p.C, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; t++) {
       float* dxp = dx + t * p.H * p.W;
       std::memset(dxp, 0, p.H * p.W * sizeof(float));
       const float* dyp = dy + t * p.P * p.Q;
       const int32_t* ip = idx + t * p.P * p.Q;
-      for (int64_t i = 0; i < p.P * p.Q; i++)
-        if (ip[i] >= 0) dxp[ip[i]] += dyp[i];
+      for (int64_t i = 0; i < p.P * p.Q; i++) {
+        if (ip[i] < 0) continue;
+        if (ip[i] >= p.H * p.W) { bad.store(ip[i]); continue; }
+        dxp[ip[i]] += dyp[i];
+      }
     }
   });
+  if (bad.load() >= 0)
+    throw RnError("ERR_RN_INDEX", cat("maxPool2d backward: index ", bad.load(), " is outside an input plane of ", p.H, "x", p.W));
 }
 
 namespace {

@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "../cuda/backend.h"
 
 namespace rn {
 namespace ops {
@@ -16,7 +17,6 @@ std::tuple<Tensor, Tensor, Tensor> batchnorm_forward(const Tensor& x0, const Ten
                                                      const Tensor* rm, const Tensor* rv, bool training,
                                                      float momentum, float eps) {
   check_f32(x0, "batchNorm2d", "input");
-  require_cpu(x0, "batchNorm2d");
   if (x0.dim() < 2 || x0.dim() > 4)
     throw_shape(cat("batchNorm2d: expected a 2-D, 3-D or 4-D input [N, C, ...] but received shape ", shape_str(x0.shape)));
   const int64_t N = x0.shape[0], C = x0.shape[1];
@@ -35,7 +35,13 @@ std::tuple<Tensor, Tensor, Tensor> batchnorm_forward(const Tensor& x0, const Ten
   Tensor y = empty_strided_like(x, DType::F32);
   Tensor g = gamma ? *gamma : Tensor(), b = beta ? *beta : Tensor();
   Tensor m = rm ? *rm : Tensor(), v = rv ? *rv : Tensor();
+  const bool on_cuda = x.device() == Device::CUDA;
   if (!training) {
+    if (on_cuda) {
+      cuda::batchnorm_forward_eval(y.f32(), x.f32(), g.storage ? g.f32() : nullptr, b.storage ? b.f32() : nullptr, m.f32(),
+                                   v.f32(), N, C, HW, cl, eps);
+      return {y, Tensor(), Tensor()};
+    }
     enqueue(x.device(), [=] {
       cpu::batchnorm_forward_eval(y.f32(), x.f32(), g.storage ? g.f32() : nullptr, b.storage ? b.f32() : nullptr,
                                   m.f32(), v.f32(), N, C, HW, cl, eps);
@@ -43,6 +49,12 @@ std::tuple<Tensor, Tensor, Tensor> batchnorm_forward(const Tensor& x0, const Ten
     return {y, Tensor(), Tensor()};
   }
   Tensor sm = rn::empty({C}, DType::F32, x.device()), si = rn::empty({C}, DType::F32, x.device());
+  if (on_cuda) {
+    cuda::batchnorm_forward_train(y.f32(), sm.f32(), si.f32(), m.storage ? m.f32() : nullptr, v.storage ? v.f32() : nullptr,
+                                  x.f32(), g.storage ? g.f32() : nullptr, b.storage ? b.f32() : nullptr, N, C, HW, cl,
+                                  momentum, eps);
+    return {y, sm, si};
+  }
   enqueue(x.device(), [=] {
     cpu::batchnorm_forward_train(y.f32(), sm.f32(), si.f32(), m.storage ? m.f32() : nullptr,
                                  v.storage ? v.f32() : nullptr, x.f32(), g.storage ? g.f32() : nullptr,
@@ -56,7 +68,6 @@ std::tuple<Tensor, Tensor, Tensor> batchnorm_backward(const Tensor& dy0, const T
   check_f32(dy0, "batchNorm2d backward", "grad");
   check_f32(x0, "batchNorm2d backward", "input");
   check_device(dy0, x0, "batchNorm2d backward", "grad", "input");
-  require_cpu(x0, "batchNorm2d backward");
   RN_CHECK_SHAPE(dy0.shape == x0.shape, "batchNorm2d backward: grad has shape ", shape_str(dy0.shape), " but input has ", shape_str(x0.shape));
   if (x0.dim() < 2) throw_shape(cat("batchNorm2d backward: input shape ", shape_str(x0.shape)));
   const int64_t N = x0.shape[0], C = x0.shape[1];
@@ -72,6 +83,15 @@ std::tuple<Tensor, Tensor, Tensor> batchnorm_backward(const Tensor& dy0, const T
   Tensor dg = rn::empty({C}, DType::F32, x.device()), db = rn::empty({C}, DType::F32, x.device());
   Tensor g = gamma ? *gamma : Tensor();
   Tensor m = sm, s = si;
+  if (x.device() == Device::CUDA) {
+    if (training)
+      cuda::batchnorm_backward(dx.f32(), dg.f32(), db.f32(), dy.f32(), x.f32(), g.storage ? g.f32() : nullptr, m.f32(),
+                               s.f32(), N, C, HW, cl);
+    else
+      cuda::batchnorm_backward_eval(dx.f32(), dg.f32(), db.f32(), dy.f32(), x.f32(), g.storage ? g.f32() : nullptr,
+                                    m.f32(), s.f32(), N, C, HW, cl, eps);
+    return {dx, dg, db};
+  }
   enqueue(x.device(), [=] {
     if (training)
       cpu::batchnorm_backward(dx.f32(), dg.f32(), db.f32(), dy.f32(), x.f32(), g.storage ? g.f32() : nullptr, m.f32(),

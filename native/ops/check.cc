@@ -20,9 +20,14 @@ void check_device(const Tensor& a, const Tensor& b, const char* op, const char* 
 }
 void require_cpu(const Tensor& t, const char* op) {
   if (t.device() != Device::CPU)
-    throw RnError("ERR_RN_NO_CUDA", cat(op, ": no CUDA implementation in this build"));
+    throw RnError("ERR_RN_NO_CUDA", cat(op, ": not implemented for cuda tensors yet (move them with .to('cpu'))"));
 }
-uint64_t enqueue(Device dev, std::function<void()> fn) { return stream_for(dev).enqueue(std::move(fn)); }
+uint64_t enqueue(Device dev, std::function<void()> fn) {
+  // CPU kernels only: CUDA ops launch on the device stream from the calling thread (cuda/backend.h).
+  // A CUDA tensor reaching here is a dispatch bug; refuse rather than let a CPU kernel touch device memory.
+  if (dev != Device::CPU) throw RnError("ERR_RN_INTERNAL", "internal: a CPU kernel was queued for a cuda tensor");
+  return stream_for(dev).enqueue(std::move(fn));
+}
 
 }  // namespace ops
 }  // namespace rn

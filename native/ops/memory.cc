@@ -2,6 +2,7 @@
 #include <cstring>
 #include "ops.h"
 #include "../core/stream.h"
+#include "../cuda/backend.h"
 
 namespace rn {
 namespace ops {
@@ -20,7 +21,10 @@ Tensor from_host(const void* src, size_t bytes, const Shape& shape, DType dt) {
 
 uint64_t enqueue_read(const Tensor& t, void* dst) {
   check_live(t, "read", "tensor");
-  require_cpu(t, "read");
+  if (t.device() == Device::CUDA) {  // gather a strided view on the device, then one copy down
+    Tensor src = contiguous(t);
+    return cuda::enqueue_download(dst, src.raw(), (size_t)src.numel() * dtype_size(src.dtype), Device::CUDA);
+  }
   Tensor src = t;
   return enqueue(t.device(), [src, dst] {
     size_t es = dtype_size(src.dtype);
@@ -33,7 +37,29 @@ void wait(Device dev, uint64_t seq) {
   stream_for(dev).wait(seq);
   stream_for(dev).check_error();
 }
-void sync(Device dev) { wait(dev, stream_for(dev).last_seq()); }
+void sync(Device dev) {
+  if (dev == Device::CUDA) {  // the host Stream's jobs, then the GPU queue itself
+    wait(dev, stream_for(dev).enqueue([] { cuda::synchronize(); }));
+    return;
+  }
+  wait(dev, stream_for(dev).last_seq());
+}
+
+Tensor to_device(const Tensor& t, Device dev) {
+  check_live(t, "to", "tensor");
+  if (t.device() == dev) return t;
+  const bool cl = t.is_channels_last() && !t.is_contiguous();
+  Tensor src = cl ? t : contiguous(t);
+  Tensor out = cl ? empty_channels_last(t.shape, t.dtype, dev) : rn::empty(t.shape, t.dtype, dev);
+  const size_t bytes = (size_t)t.numel() * dtype_size(t.dtype);
+  if (dev == Device::CUDA) {
+    wait(Device::CPU, stream_for(Device::CPU).last_seq());  // the source must be computed: reads synchronise
+    cuda::upload(out.raw(), src.raw(), bytes);
+  } else {
+    cuda::enqueue_download(out.raw(), src.raw(), bytes, Device::CPU, out.storage);
+  }
+  return out;
+}
 
 Tensor view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
   check_live(t, "view", "tensor");
@@ -41,14 +67,17 @@ Tensor view(const Tensor& t, const Shape& shape, const Shape& strides, int64_t o
     throw_shape(cat("view: shape ", shape_str(shape), " and strides ", shape_str(strides), " differ in length"));
   int64_t n = checked_numel(shape, "view");
   // The view must stay inside the storage: lowest and highest element addressed.
+  // Overflow-checked: sizes and strides up to 2^53 could wrap an int64 product back into range.
   int64_t lo = offset, hi = offset;
+  bool wrapped = false;
   if (n > 0)
     for (size_t i = 0; i < shape.size(); i++) {
-      int64_t ext = (shape[i] - 1) * strides[i];
-      if (ext < 0) lo += ext; else hi += ext;
+      int64_t ext = 0;
+      wrapped |= __builtin_mul_overflow(shape[i] - 1, strides[i], &ext);
+      wrapped |= ext < 0 ? __builtin_add_overflow(lo, ext, &lo) : __builtin_add_overflow(hi, ext, &hi);
     }
   int64_t cap = (int64_t)(t.storage->bytes / dtype_size(t.dtype));
-  if (offset < 0 || (n > 0 && (lo < 0 || hi >= cap)))
+  if (offset < 0 || (n > 0 && (wrapped || lo < 0 || hi >= cap)))
     throw_range(cat("view: shape ", shape_str(shape), " with strides ", shape_str(strides), " at offset ", offset,
                     " reaches outside a storage of ", cap, " elements"));
   Tensor v = t;
@@ -79,9 +108,15 @@ void copy_(const Tensor& dst, const Tensor& src) {
   check_live(dst, "copy", "destination");
   check_live(src, "copy", "source");
   check_device(dst, src, "copy", "destination", "source");
-  require_cpu(dst, "copy");
   if (dst.dtype != src.dtype)
     throw RnError("ERR_RN_DTYPE", cat("copy: destination is ", dtype_name(dst.dtype), " but source is ", dtype_name(src.dtype)), ErrKind::Type);
+  // A broadcast (stride-0) destination would store several elements to one address, from several
+  // threads at once: refuse it (torch does too) instead of keeping an arbitrary one.
+  for (size_t i = 0; i < dst.shape.size(); i++)
+    if (dst.strides[i] == 0 && dst.shape[i] > 1)
+      throw RnError("ERR_RN_ARG", cat("copy: destination of shape ", shape_str(dst.shape), " and strides ", shape_str(dst.strides),
+                                      " is a broadcast view (several elements share one memory location); write to a contiguous tensor"),
+                    ErrKind::Type);
   // Broadcast src to dst's shape (right-aligned, size-1 dims get stride 0).
   const size_t nd = dst.shape.size();
   if (src.shape.size() > nd)
@@ -94,6 +129,10 @@ void copy_(const Tensor& dst, const Tensor& src) {
     else throw_shape(cat("copy: source shape ", shape_str(src.shape), " cannot be broadcast to ", shape_str(dst.shape)));
   }
   Tensor d = dst, s = src;
+  if (dst.device() == Device::CUDA) {
+    cuda::copy_strided(d.raw(), s.raw(), (int64_t)dtype_size(d.dtype), d.shape, d.strides, ss);
+    return;
+  }
   enqueue(dst.device(), [d, s, ss] {
     cpu::copy_strided(d.raw(), s.raw(), (int64_t)dtype_size(d.dtype), d.shape, d.strides, ss);
   });
@@ -101,7 +140,13 @@ void copy_(const Tensor& dst, const Tensor& src) {
 
 Tensor cast(const Tensor& t, DType dt) {
   check_live(t, "cast", "tensor");
-  require_cpu(t, "cast");
+  if (t.device() == Device::CUDA) {  // every pair of dtypes, bfloat16 and float16 included
+    Tensor src = contiguous(t);
+    if (dt == t.dtype) return src;
+    Tensor out = rn::empty(t.shape, dt, t.device());
+    cuda::cast(out.raw(), dt, src.raw(), src.dtype, src.numel());
+    return out;
+  }
   if (dt == DType::BF16 || dt == DType::F16 || t.dtype == DType::BF16 || t.dtype == DType::F16)
     throw RnError("ERR_RN_DTYPE", cat("cast: ", dtype_name(t.dtype), " -> ", dtype_name(dt), " is not supported on cpu"), ErrKind::Type);
   Tensor src = contiguous(t);
@@ -115,7 +160,10 @@ Tensor cast(const Tensor& t, DType dt) {
 
 void fill_(const Tensor& t, double v) {
   check_live(t, "fill", "tensor");
-  require_cpu(t, "fill");
+  if (t.device() == Device::CUDA) {
+    cuda::fill(t.raw(), t.dtype, v, t.shape, t.strides);
+    return;
+  }
   Tensor d = t;
   if (t.dtype == DType::F32 && t.is_contiguous()) {
     enqueue(t.device(), [d, v] { cpu::fill_f32(d.f32(), (float)v, d.numel()); });
@@ -136,9 +184,13 @@ void fill_(const Tensor& t, double v) {
 
 void rand_(const Tensor& t, bool normal, uint64_t seed, uint64_t offset, float a, float b) {
   check_f32(t, "rand", "tensor");
-  require_cpu(t, "rand");
   if (!t.is_contiguous()) throw_shape("rand: tensor must be contiguous");
   Tensor d = t;
+  if (t.device() == Device::CUDA) {  // the CPU's generator: the same numbers for the same (seed, offset)
+    if (normal) cuda::rand_normal(d.f32(), d.numel(), seed, offset, a, b);
+    else cuda::rand_uniform(d.f32(), d.numel(), seed, offset, a, b);
+    return;
+  }
   enqueue(t.device(), [d, normal, seed, offset, a, b] {
     if (normal) cpu::rand_normal(d.f32(), d.numel(), seed, offset, a, b);
     else cpu::rand_uniform(d.f32(), d.numel(), seed, offset, a, b);

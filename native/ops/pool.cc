@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "../cuda/backend.h"
 
 namespace rn {
 namespace ops {
@@ -30,32 +31,34 @@ cpu::PoolParams params(const Shape& xs, const Pool2dArgs& a, const char* op) {
 
 std::pair<Tensor, Tensor> maxpool2d_forward(const Tensor& x0, const Pool2dArgs& a) {
   check_f32(x0, "maxPool2d", "input");
-  require_cpu(x0, "maxPool2d");
   auto p = params(x0.shape, a, "maxPool2d");
   Tensor x = contiguous(x0);
   Tensor y = rn::empty({p.N, p.C, p.P, p.Q}, DType::F32, x.device()), idx = rn::empty({p.N, p.C, p.P, p.Q}, DType::I32, x.device());
-  enqueue(x.device(), [=] { cpu::maxpool2d_forward(y.f32(), idx.data<int32_t>(), x.f32(), p); });
+  if (x.device() == Device::CUDA) cuda::maxpool2d_forward(y.f32(), idx.data<int32_t>(), x.f32(), p);
+  else enqueue(x.device(), [=] { cpu::maxpool2d_forward(y.f32(), idx.data<int32_t>(), x.f32(), p); });
   return {y, idx};
 }
 
 Tensor maxpool2d_backward(const Tensor& dy0, const Tensor& idx, const Shape& xs, const Pool2dArgs& a) {
   check_f32(dy0, "maxPool2d backward", "grad");
   check_live(idx, "maxPool2d backward", "indices");
+  check_device(dy0, idx, "maxPool2d backward", "grad", "indices");
   auto p = params(xs, a, "maxPool2d backward");
   Shape ys{p.N, p.C, p.P, p.Q};
   RN_CHECK_SHAPE(dy0.shape == ys && idx.shape == ys && idx.dtype == DType::I32, "maxPool2d backward: grad ",
                  shape_str(dy0.shape), " / indices ", shape_str(idx.shape), " do not match output ", shape_str(ys));
   Tensor dy = contiguous(dy0), id = contiguous(idx), dx = rn::empty(xs, DType::F32, dy.device());
-  enqueue(dy.device(), [=] { cpu::maxpool2d_backward(dx.f32(), dy.f32(), id.data<int32_t>(), p); });
+  if (dy.device() == Device::CUDA) cuda::maxpool2d_backward(dx.f32(), dy.f32(), id.data<int32_t>(), p);
+  else enqueue(dy.device(), [=] { cpu::maxpool2d_backward(dx.f32(), dy.f32(), id.data<int32_t>(), p); });
   return dx;
 }
 
 Tensor avgpool2d_forward(const Tensor& x0, const Pool2dArgs& a) {
   check_f32(x0, "avgPool2d", "input");
-  require_cpu(x0, "avgPool2d");
   auto p = params(x0.shape, a, "avgPool2d");
   Tensor x = contiguous(x0), y = rn::empty({p.N, p.C, p.P, p.Q}, DType::F32, x.device());
-  enqueue(x.device(), [=] { cpu::avgpool2d_forward(y.f32(), x.f32(), p); });
+  if (x.device() == Device::CUDA) cuda::avgpool2d_forward(y.f32(), x.f32(), p);
+  else enqueue(x.device(), [=] { cpu::avgpool2d_forward(y.f32(), x.f32(), p); });
   return y;
 }
 
@@ -65,20 +68,21 @@ Tensor avgpool2d_backward(const Tensor& dy0, const Shape& xs, const Pool2dArgs& 
   Shape ys{p.N, p.C, p.P, p.Q};
   RN_CHECK_SHAPE(dy0.shape == ys, "avgPool2d backward: grad ", shape_str(dy0.shape), " does not match output ", shape_str(ys));
   Tensor dy = contiguous(dy0), dx = rn::empty(xs, DType::F32, dy.device());
-  enqueue(dy.device(), [=] { cpu::avgpool2d_backward(dx.f32(), dy.f32(), p); });
+  if (dy.device() == Device::CUDA) cuda::avgpool2d_backward(dx.f32(), dy.f32(), p);
+  else enqueue(dy.device(), [=] { cpu::avgpool2d_backward(dx.f32(), dy.f32(), p); });
   return dx;
 }
 
 Tensor adaptive_avgpool2d_forward(const Tensor& x0, int64_t P, int64_t Q) {
   check_f32(x0, "adaptiveAvgPool2d", "input");
-  require_cpu(x0, "adaptiveAvgPool2d");
   if (x0.dim() != 4) throw_shape(cat("adaptiveAvgPool2d: expected a 4-D input [N, C, H, W] but received shape ", shape_str(x0.shape)));
   if (P <= 0 || Q <= 0) throw_range(cat("Expected positive integers for adaptiveAvgPool2d(outputSize) but received [", P, ", ", Q, "]"));
   if (x0.shape[2] <= 0 || x0.shape[3] <= 0) throw_shape(cat("adaptiveAvgPool2d: input ", shape_str(x0.shape), " has an empty plane"));
   Tensor x = contiguous(x0);
   int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
   Tensor y = rn::empty({N, C, P, Q}, DType::F32, x.device());
-  enqueue(x.device(), [=] { cpu::adaptive_avgpool2d_forward(y.f32(), x.f32(), N * C, H, W, P, Q); });
+  if (x.device() == Device::CUDA) cuda::adaptive_avgpool2d_forward(y.f32(), x.f32(), N * C, H, W, P, Q);
+  else enqueue(x.device(), [=] { cpu::adaptive_avgpool2d_forward(y.f32(), x.f32(), N * C, H, W, P, Q); });
   return y;
 }
 
@@ -88,7 +92,8 @@ Tensor adaptive_avgpool2d_backward(const Tensor& dy0, const Shape& xs) {
     throw_shape(cat("adaptiveAvgPool2d backward: grad ", shape_str(dy0.shape), " does not match input ", shape_str(xs)));
   Tensor dy = contiguous(dy0), dx = rn::empty(xs, DType::F32, dy.device());
   int64_t P = dy.shape[2], Q = dy.shape[3];
-  enqueue(dy.device(), [=] { cpu::adaptive_avgpool2d_backward(dx.f32(), dy.f32(), xs[0] * xs[1], xs[2], xs[3], P, Q); });
+  if (dy.device() == Device::CUDA) cuda::adaptive_avgpool2d_backward(dx.f32(), dy.f32(), xs[0] * xs[1], xs[2], xs[3], P, Q);
+  else enqueue(dy.device(), [=] { cpu::adaptive_avgpool2d_backward(dx.f32(), dy.f32(), xs[0] * xs[1], xs[2], xs[3], P, Q); });
   return dx;
 }
 

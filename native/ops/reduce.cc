@@ -1,12 +1,12 @@
 #include <algorithm>
 #include "ops.h"
+#include "../cuda/backend.h"
 
 namespace rn {
 namespace ops {
 
 Tensor sum(const Tensor& x0, std::vector<int64_t> dims, bool keepdim, float scale) {
   check_f32(x0, "sum", "input");
-  require_cpu(x0, "sum");
   const int64_t nd = x0.dim();
   for (auto& d : dims) {
     if (d < -nd || d >= std::max<int64_t>(nd, 1)) throw_range(cat("sum: dim ", d, " is out of range for a tensor of ", nd, " dimensions"));
@@ -31,7 +31,8 @@ Tensor sum(const Tensor& x0, std::vector<int64_t> dims, bool keepdim, float scal
     float s = sc;
     sc = 1.f;  // apply the scale once
     Tensor in = cur;
-    enqueue(x.device(), [out, in, outer, r, inner, s] { cpu::sum_dim(out.f32(), in.f32(), outer, r, inner, s); });
+    if (x.device() == Device::CUDA) cuda::sum_dim(out.f32(), in.f32(), outer, r, inner, s);
+    else enqueue(x.device(), [out, in, outer, r, inner, s] { cpu::sum_dim(out.f32(), in.f32(), outer, r, inner, s); });
     cur = out;
   }
   if (dims.empty()) cur = scalar(cpu::ScalarOp::Mul, cur, sc);  // always a fresh tensor
@@ -47,7 +48,6 @@ Tensor sum(const Tensor& x0, std::vector<int64_t> dims, bool keepdim, float scal
 
 std::pair<Tensor, Tensor> max_dim(const Tensor& x0, int64_t dim, bool keepdim) {
   check_f32(x0, "max", "input");
-  require_cpu(x0, "max");
   const int64_t nd = x0.dim();
   if (nd == 0 || dim < -nd || dim >= nd) throw_range(cat("max: dim ", dim, " is out of range for a tensor of ", nd, " dimensions"));
   if (dim < 0) dim += nd;
@@ -60,6 +60,10 @@ std::pair<Tensor, Tensor> max_dim(const Tensor& x0, int64_t dim, bool keepdim) {
   if (keepdim) os[dim] = 1; else os.erase(os.begin() + dim);
   Tensor v = rn::empty(os, DType::F32, x.device()), idx = rn::empty(os, DType::I32, x.device());
   int64_t r = x.shape[dim];
+  if (x.device() == Device::CUDA) {
+    cuda::max_dim(v.f32(), idx.data<int32_t>(), x.f32(), outer, r, inner);
+    return {v, idx};
+  }
   enqueue(x.device(), [v, idx, x, outer, r, inner] { cpu::max_dim(v.f32(), idx.data<int32_t>(), x.f32(), outer, r, inner); });
   return {v, idx};
 }
