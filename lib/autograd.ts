@@ -4,7 +4,7 @@
  * from the one rule table (grad_rules.ts) and accumulates gradients with `+=`. Saved tensors are
  * released after backward unless `retainGraph` is set (PyTorch's semantics).
  */
-import { rnError } from './errors';
+import { invalidArg, rnError } from './errors';
 import { tidy, keep } from './memory';
 import type { Tensor } from './tensor';
 import { RULES } from './grad_rules';
@@ -59,6 +59,7 @@ export function isGradEnabled(): boolean {
 
 /** Run fn without recording the graph (inference, optimiser updates). */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw invalidArg('a function', 'noGrad(fn)', fn);
   const prev = gradEnabled;
   gradEnabled = false;
   try {
@@ -71,6 +72,7 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 export function enableGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw invalidArg('a function', 'enableGrad(fn)', fn);
   const prev = gradEnabled;
   gradEnabled = true;
   try {

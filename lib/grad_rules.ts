@@ -31,7 +31,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
 function unreduce(g: Tensor, dims: number[], keepdim: boolean, shape: readonly number[], scale: number): Tensor {
   const ks = shape.map((s, i) => (dims.includes(i) ? 1 : s));
   const gk = keepdim ? g : F().reshape(g, ks);
-  const out = T().empty(shape);
+  const out = T().empty(shape, { device: g.device }); // on g's device (a cuda sum backward must stay on cuda)
   B().copy_(out.h, gk.h);
   return scale === 1 ? out : F().mul(out, scale);
 }
@@ -47,7 +47,7 @@ export const RULES = {
   },
   slice: (n, g) => {
     const shape = S<number[]>(n, 'shape');
-    const z = T().zeros(shape);
+    const z = T().zeros(shape, { device: g.device });
     if (g.numel > 0) {
       const dim = S<number>(n, 'dim');
       const v = F().slice(z, dim, S<number>(n, 'start'), undefined, S<number>(n, 'step')).slice(dim, 0, g.shape[dim]);
@@ -154,4 +154,11 @@ export const RULES = {
   crossEntropy: (n, g) => [
     W(B().crossEntropyBackward(g.h, S<Tensor>(n, 'logp').h, S<Tensor>(n, 'target').h, S<Tensor>(n, 'count').h, S(n, 'red'), S(n, 'ls'), S(n, 'ig'))),
   ],
+  // fused batch norm (+ residual add) + relu (F.batchNormAddRelu / F.batchNormRelu): inputs [x, residual, weight, bias]
+  batchNormAddRelu: (n, g) => {
+    const [dx, dr, dw, db] = B().bnAddReluBackward(g.h, S<Tensor>(n, 'y').h, S<Tensor>(n, 'x').h, hn(S<Tensor | null>(n, 'w')),
+      S<Tensor>(n, 'mean').h, S<Tensor>(n, 'invstd').h, S(n, 'training'), S(n, 'hasResidual'));
+    const [tx, tr, tw, tb] = [W(dx), dr ? W(dr) : null, W(dw), W(db)];
+    return [tx, need(n, 1) ? tr : null, need(n, 2) ? tw : null, need(n, 3) ? tb : null];
+  },
 } satisfies Record<string, Rule>;

@@ -6,6 +6,7 @@
  */
 import { AsyncLocalStorage } from 'async_hooks';
 import { binding, MemStats } from './binding';
+import { invalidArg } from './errors';
 
 /** Minimal view of a Tensor that scopes need (avoids a circular import). */
 export interface Disposable {
@@ -94,6 +95,7 @@ function close(scope: Scope, result: unknown): void {
  * scope closes when the returned promise settles.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw invalidArg('a function', 'tidy(fn)', fn);
   const scope = new Scope(als.getStore() ?? null);
   let result: T;
   try {

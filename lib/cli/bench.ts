@@ -13,7 +13,7 @@ import * as models from '../models';
 import * as optim from '../optim';
 import { registerCommand } from './main';
 import { parseArgs, helpText, ArgSpec } from './args';
-import { rnError } from '../errors';
+import { invalidArg, rnError } from '../errors';
 
 const SPEC = {
   cases: { type: 'string', default: 'resnet20,resnet56,resnet18,resnet50,resnet18-infer', help: 'comma-separated cases' },
@@ -46,7 +46,8 @@ export function benchResnode(name: string, steps: number, warmup: number): CaseR
   const infer = name.endsWith('-infer');
   const arch = infer ? name.slice(0, -6) : name;
   const ctor = (models as unknown as Record<string, (o: object) => rn.nn.Module>)[arch];
-  if (!ctor) throw rnError('ERR_RN_ARG', `bench: unknown case "${name}"`);
+  // factories only (resnet18), not classes (ResNet), which cannot be called without new
+  if (typeof ctor !== 'function' || /^[A-Z]/.test(arch)) throw rnError('ERR_RN_ARG', `bench: unknown case "${name}"`);
   const { batch, size, classes } = shapeOf(name);
   const out: CaseResult[] = [];
   for (const layout of ['NCHW', 'NHWC'] as const) {
@@ -112,6 +113,16 @@ registerCommand('bench', {
     }
     const a = parseArgs(argv.slice(1), SPEC, 'bench');
     const cases = String(a.cases).split(',').map((s) => s.trim()).filter(Boolean);
+    // everything is checked before the first (long) case runs
+    if (!cases.length) throw rnError('ERR_RN_ARG', 'bench: --cases names no case');
+    for (const [k, min] of [['steps', 1], ['warmup', 0], ['rounds', 1]] as const) {
+      const v = a[k] as number;
+      if (!Number.isInteger(v) || v < min || v > 1e6) throw invalidArg(`an integer in [${min}, 1000000]`, `bench --${k}`, v, 'ERR_RN_RANGE');
+    }
+    for (const c of cases) {
+      const arch = c.endsWith('-infer') ? c.slice(0, -6) : c;
+      if (typeof (models as unknown as Record<string, unknown>)[arch] !== 'function' || /^[A-Z]/.test(arch)) throw rnError('ERR_RN_ARG', `bench: unknown case "${c}"`);
+    }
     const rows: { case: string; resnode: CaseResult[]; torch?: CaseResult[] }[] = [];
     for (const c of cases) {
       const row: { case: string; resnode: CaseResult[]; torch?: CaseResult[] } = { case: c, resnode: [] };

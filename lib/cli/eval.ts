@@ -4,7 +4,7 @@ import { parseArgs, helpText, ArgSpec } from './args';
 import { readCheckpoint } from '../io/checkpoint';
 import { buildModel, evaluate, openDatasetFor } from './train';
 import * as data from '../data';
-import { rnError } from '../errors';
+import { invalidArg, rnError } from '../errors';
 
 const SPEC = {
   checkpoint: { type: 'string', help: 'checkpoint written by resnode train' },
@@ -23,6 +23,8 @@ registerCommand('eval', {
     }
     const a = parseArgs(argv, SPEC, 'eval');
     if (typeof a.checkpoint !== 'string') throw rnError('ERR_RN_ARG', 'eval: --checkpoint <file> is required');
+    const bs = a.batchSize as number;
+    if (!Number.isInteger(bs) || bs < 1 || bs > 2 ** 31 - 1) throw invalidArg('an integer in [1, 2147483647]', 'eval --batch-size', bs, 'ERR_RN_RANGE');
     const c = readCheckpoint(a.checkpoint);
     const cfg = (c.meta.config ?? {}) as { model?: string; dataset?: string; root?: string };
     if (!cfg.model) throw rnError('ERR_RN_FORMAT', `eval: ${a.checkpoint} does not say which model it holds (no config.model in its metadata)`);

@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    console.error(`resnode: unknown command "${cmd}"\n\n${usage()}`);
+    console.error(`${usage()}\n\nresnode: unknown command "${cmd}" [ERR_RN_ARG]`);
     return 2;
   }
   try {

@@ -4,6 +4,7 @@ import { parseArgs, helpText, ArgSpec } from './args';
 import { buildModel, openDatasetFor } from './train';
 import * as rn from '../index';
 import { signal, format } from '../probe';
+import { invalidArg } from '../errors';
 
 const SPEC = {
   model: { type: 'string', default: 'resnet56', help: 'model name' },
@@ -22,6 +23,10 @@ registerCommand('probe', {
       return 0;
     }
     const a = parseArgs(argv, SPEC, 'probe');
+    const bs = a.batchSize as number;
+    // training-mode batch norm needs at least 2 samples
+    if (!Number.isInteger(bs) || bs < 2 || bs > 2 ** 31 - 1) throw invalidArg('an integer in [2, 2147483647]', 'probe --batch-size', bs, 'ERR_RN_RANGE');
+    if (!Number.isSafeInteger(a.seed) || (a.seed as number) < 0) throw invalidArg('a non-negative integer', 'probe --seed', a.seed, 'ERR_RN_RANGE');
     const { dataset, norm } = openDatasetFor(a.dataset as string, true, a.root as string | undefined);
     rn.manualSeed(a.seed as number);
     const model = buildModel(a.model as string, dataset.numClasses, dataset.shape[0]);

@@ -15,7 +15,7 @@ import { ProgressBar } from './progress';
 import { trainingCurves, readMetricsJsonl } from './svg_plot';
 import { parseArgs, helpText, ArgSpec } from './args';
 import { registerCommand } from './main';
-import { rnError } from '../errors';
+import { invalidArg, rnError } from '../errors';
 import type { Module } from '../nn/module';
 
 export const TRAIN_SPEC = {
@@ -159,7 +159,47 @@ export async function evaluate(model: Module, loader: data.DataLoader, channelsL
   return { loss: l / Math.max(n, 1), acc: c / Math.max(n, 1) };
 }
 
+/**
+ * Checks a TrainConfig before anything is opened or written, naming the command-line option: a
+ * value that would silently change the run (--epochs 1.5, --threads 0, --optimizer adam) is an error.
+ */
+export function checkTrainConfig(cfg: TrainConfig): void {
+  if (cfg === null || typeof cfg !== 'object') throw invalidArg('a training configuration', 'runTraining(config)', cfg);
+  const opt = (k: string) => `train --${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+  const c = cfg as unknown as Record<string, unknown>;
+  const int = (k: string, min: number, max = Number.MAX_SAFE_INTEGER, optional = false) => {
+    const v = c[k];
+    if (optional && v === undefined) return;
+    if (typeof v !== 'number') throw invalidArg('an integer', opt(k), v);
+    if (!Number.isInteger(v) || v < min || v > max) throw invalidArg(`an integer in [${min}, ${max}]`, opt(k), v, 'ERR_RN_RANGE');
+  };
+  const real = (k: string, min: number, max = Infinity) => {
+    const v = c[k];
+    if (typeof v !== 'number' || Number.isNaN(v)) throw invalidArg('a number', opt(k), v);
+    if (!Number.isFinite(v) || v < min || v > max) throw invalidArg(`a finite number in [${min}, ${max}]`, opt(k), v, 'ERR_RN_RANGE');
+  };
+  const oneOf = (k: string, values: readonly string[]) => {
+    if (!values.includes(c[k] as string)) throw invalidArg(values.map((v) => `"${v}"`).join(' | '), opt(k), c[k]);
+  };
+  for (const k of ['model', 'dataset', 'out'] as const)
+    if (typeof c[k] !== 'string' || c[k] === '') throw invalidArg('a non-empty string', opt(k), c[k]);
+  int('epochs', 1);
+  int('batchSize', 1, 2 ** 31 - 1);
+  int('limit', 1, Number.MAX_SAFE_INTEGER, true);
+  int('testLimit', 1, Number.MAX_SAFE_INTEGER, true);
+  int('seed', 0);
+  int('threads', 1, 1024, true);
+  int('stopAfterEpoch', 1, Number.MAX_SAFE_INTEGER, true);
+  real('lr', 0);
+  real('momentum', 0);
+  real('weightDecay', 0);
+  real('labelSmoothing', 0, 1);
+  oneOf('optimizer', ['sgd', 'adamw']);
+  oneOf('schedule', ['onecycle', 'cosine', 'multistep', 'constant']);
+}
+
 export async function runTraining(cfg: TrainConfig): Promise<TrainResult> {
+  checkTrainConfig(cfg);
   if (cfg.threads) rn.setNumThreads(cfg.threads);
   rn.manualSeed(cfg.seed);
   fs.mkdirSync(cfg.out, { recursive: true });

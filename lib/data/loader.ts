@@ -419,6 +419,10 @@ export class DataLoader implements AsyncIterable<TensorBatch> {
     if (w === undefined) n = shareable(this.dataset) ? defaultWorkerCount() : 0;
     else if (typeof w === 'boolean') n = w ? defaultWorkerCount() : 0;
     else n = checkInt(w, 'DataLoader(workers)', 0, 0);
+    // each worker is a thread with its own V8 heap: a count far past the cores is a mistake (1e6 would
+    // exhaust memory when iteration starts), so refuse it here
+    const maxWorkers = Math.max(16, 2 * (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
+    if (n > maxWorkers) throw invalidArg(`a worker count of at most ${maxWorkers} (twice the CPU count)`, 'DataLoader(workers)', w, 'ERR_RN_RANGE');
     if (n > 0 && !shareable(this.dataset))
       throw invalidArg(
         'workers: false for a dataset that is not an ArrayDataset (worker threads can only share ArrayDataset arrays)',

@@ -8,11 +8,11 @@
  * naming the first mismatching key and both shapes.
  */
 import { createHash } from 'crypto';
-import { rnError } from '../errors';
+import { invalidArg, rnError } from '../errors';
 import { Tensor, tensor } from '../tensor';
 import { noGrad } from '../autograd';
 import { keep } from '../memory';
-import type { Module } from '../nn/module';
+import { Module } from '../nn/module';
 import { getRngState, setRngState, RngState } from '../random';
 import { readSafetensorsFile, writeSafetensorsFile, RawTensor, SafeDType } from './safetensors';
 
@@ -110,8 +110,21 @@ export interface SaveCheckpointArgs {
   extra?: unknown;
 }
 
+function checkArgs(args: unknown, op: string): void {
+  if (args === null || typeof args !== 'object') throw invalidArg('an object { model, optimizer?, ... }', `${op}(args)`, args);
+  const a = args as { model?: unknown; optimizer?: unknown; scheduler?: unknown };
+  if (!(a.model instanceof Module)) throw invalidArg('a Module', `${op}(model)`, a.model);
+  for (const k of ['optimizer', 'scheduler'] as const) {
+    const v = a[k] as { stateDict?: unknown; loadStateDict?: unknown } | null | undefined;
+    if (v !== undefined && v !== null && (typeof v !== 'object' || typeof v.stateDict !== 'function' || typeof v.loadStateDict !== 'function'))
+      throw invalidArg('an object with stateDict() and loadStateDict()', `${op}(${k})`, v);
+  }
+}
+
 /** Save atomically; returns the SHA-256 of the tensor data written. */
 export function saveCheckpoint(file: string, args: SaveCheckpointArgs): string {
+  if (typeof file !== 'string' || file === '') throw invalidArg('a non-empty string', 'saveCheckpoint(file)', file);
+  checkArgs(args, 'saveCheckpoint');
   const tensors = new Map<string, RawTensor>();
   for (const [k, t] of args.model.stateDict()) tensors.set(`model.${k}`, toRaw(t));
   const optimizer = args.optimizer ? flatten(args.optimizer.stateDict(), 'optimizer', tensors) : null;
@@ -136,7 +149,10 @@ export function readCheckpoint(file: string): CheckpointContents {
   const { tensors, metadata } = readSafetensorsFile(file);
   if (metadata.format !== CHECKPOINT_FORMAT)
     throw rnError('ERR_RN_FORMAT', `checkpoint: ${file}: not a resnode checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)})`);
-  if (Number(metadata.version) > CHECKPOINT_VERSION)
+  const version = Number(metadata.version);
+  if (!Number.isInteger(version) || version < 1)
+    throw rnError('ERR_RN_FORMAT', `checkpoint: ${file}: version ${JSON.stringify(metadata.version ?? null)} is not a checkpoint version`);
+  if (version > CHECKPOINT_VERSION)
     throw rnError('ERR_RN_FORMAT', `checkpoint: ${file}: version ${metadata.version} is newer than this resnode supports (${CHECKPOINT_VERSION})`);
   const sum = digest(tensors);
   if (sum !== metadata.sha256)
@@ -147,15 +163,27 @@ export function readCheckpoint(file: string): CheckpointContents {
   } catch (e) {
     throw rnError('ERR_RN_FORMAT', `checkpoint: ${file}: metadata is not valid JSON (${(e as Error).message})`);
   }
+  // the checksum covers the tensors only: the metadata is checked for what loading relies on
+  const meta = parsed.meta as Record<string, unknown> | null;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta))
+    throw rnError('ERR_RN_FORMAT', `checkpoint: ${file}: metadata "meta" must be a JSON object but is ${JSON.stringify(meta)?.slice(0, 40)}`);
+  const rng = meta.rng as { seed?: unknown; offset?: unknown } | undefined;
+  if (rng !== undefined && (rng === null || typeof rng !== 'object' || !Number.isSafeInteger(rng.seed) || !Number.isSafeInteger(rng.offset) || (rng.seed as number) < 0 || (rng.offset as number) < 0))
+    throw rnError('ERR_RN_FORMAT', `checkpoint: ${file}: metadata meta.rng is not an RNG state {seed, offset} of non-negative integers`);
   const model = new Map<string, Tensor>();
-  for (const [k, raw] of tensors) if (k.startsWith('model.')) model.set(k.slice(6), fromRaw(raw, k, file));
-  return {
-    meta: parsed.meta as CheckpointContents['meta'],
-    model,
-    optimizer: unflatten(parsed.optimizer, tensors, file),
-    scheduler: unflatten(parsed.scheduler, tensors, file),
-    extra: unflatten(parsed.extra, tensors, file),
-  };
+  try {
+    for (const [k, raw] of tensors) if (k.startsWith('model.')) model.set(k.slice(6), fromRaw(raw, k, file));
+    return {
+      meta: parsed.meta as CheckpointContents['meta'],
+      model,
+      optimizer: unflatten(parsed.optimizer, tensors, file),
+      scheduler: unflatten(parsed.scheduler, tensors, file),
+      extra: unflatten(parsed.extra, tensors, file),
+    };
+  } catch (e) {
+    for (const t of model.values()) t.dispose();
+    throw e;
+  }
 }
 
 export interface LoadCheckpointArgs {
@@ -171,18 +199,22 @@ export interface LoadCheckpointArgs {
  * the first difference is named. Returns the metadata and the `extra` state.
  */
 export function loadCheckpoint(file: string, args: LoadCheckpointArgs): { meta: CheckpointContents['meta']; extra: unknown } {
+  checkArgs(args, 'loadCheckpoint');
   const c = readCheckpoint(file);
-  const own = args.model.stateDict();
-  for (const [k, t] of own) {
-    const v = c.model.get(k);
-    if (!v) throw rnError('ERR_RN_STATE', `loadCheckpoint: ${file} has no "${k}" (shape [${t.shape.join(', ')}] in the model): it was saved from a different model`);
-    if (v.shape.join() !== t.shape.join())
-      throw rnError('ERR_RN_STATE', `loadCheckpoint: "${k}" has shape [${v.shape.join(', ')}] in ${file} but [${t.shape.join(', ')}] in the model`);
+  try {
+    const own = args.model.stateDict();
+    for (const [k, t] of own) {
+      const v = c.model.get(k);
+      if (!v) throw rnError('ERR_RN_STATE', `loadCheckpoint: ${file} has no "${k}" (shape [${t.shape.join(', ')}] in the model): it was saved from a different model`);
+      if (v.shape.join() !== t.shape.join())
+        throw rnError('ERR_RN_STATE', `loadCheckpoint: "${k}" has shape [${v.shape.join(', ')}] in ${file} but [${t.shape.join(', ')}] in the model`);
+    }
+    for (const k of c.model.keys())
+      if (!own.has(k)) throw rnError('ERR_RN_STATE', `loadCheckpoint: ${file} has "${k}", which the model does not have: it was saved from a different model`);
+    noGrad(() => args.model.loadStateDict(c.model));
+  } finally {
+    for (const t of c.model.values()) t.dispose();
   }
-  for (const k of c.model.keys())
-    if (!own.has(k)) throw rnError('ERR_RN_STATE', `loadCheckpoint: ${file} has "${k}", which the model does not have: it was saved from a different model`);
-  noGrad(() => args.model.loadStateDict(c.model));
-  for (const t of c.model.values()) t.dispose();
   if (args.optimizer) {
     if (!c.optimizer) throw rnError('ERR_RN_STATE', `loadCheckpoint: ${file} holds no optimizer state`);
     args.optimizer.loadStateDict(c.optimizer as never);

@@ -26,7 +26,7 @@ import { ShortcutOption } from '../nn/blocks/shortcut';
 import { linearDropPathRates } from '../nn/blocks/droppath';
 import * as init from '../nn/init';
 import { invalidArg } from '../errors';
-import { initResNet, ModelOptions, posIntOpt, Model } from './common';
+import { initResNet, ModelOptions, posIntOpt, Model, checkModelOptions } from './common';
 
 export interface CifarResNetOptions extends ModelOptions {
   /** 'A' (default, parameter-free) or 'B' (1x1 conv + BN). */
@@ -53,6 +53,7 @@ export class CifarNet extends Model {
   readonly depth: number;
   constructor(readonly blocksPerStage: number, readonly residual: boolean, o: CifarResNetOptions = {}) {
     super();
+    checkModelOptions(o, 'CifarNet');
     if (!Number.isInteger(blocksPerStage) || blocksPerStage < 1) throw invalidArg('a positive integer', 'CifarNet(blocksPerStage)', blocksPerStage, 'ERR_RN_RANGE');
     this.numClasses = posIntOpt(o.numClasses, 10, 'numClasses');
     this.inChannels = posIntOpt(o.inChannels, 3, 'inChannels');

@@ -11,6 +11,11 @@ export interface ModelOptions {
   inChannels?: number;
 }
 
+/** A model's options argument: undefined (defaults) or an object; null or a string is a mistake. */
+export function checkModelOptions(o: unknown, name: string): void {
+  if (o !== undefined && (o === null || typeof o !== 'object' || Array.isArray(o))) throw invalidArg('an options object', `${name}(options)`, o);
+}
+
 export function posIntOpt(v: unknown, dflt: number, name: string): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalidArg('a positive integer', name, v, typeof v === 'number' ? 'ERR_RN_RANGE' : 'ERR_RN_ARG');

@@ -15,7 +15,7 @@ import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Sequential } from '../n
 import { DenseBlock, Transition } from '../nn/blocks/dense';
 import * as init from '../nn/init';
 import { invalidArg } from '../errors';
-import { ModelOptions, posIntOpt, Model } from './common';
+import { ModelOptions, posIntOpt, Model, checkModelOptions } from './common';
 
 export interface DenseNetOptions extends ModelOptions {
   /** Depth L (default 100); (L - 4) must be divisible by 6. */
@@ -37,6 +37,7 @@ export class DenseNetCifar extends Model {
   readonly numFeatures: number;
   constructor(o: DenseNetOptions = {}) {
     super();
+    checkModelOptions(o, 'DenseNetCifar');
     this.numClasses = posIntOpt(o.numClasses, 10, 'numClasses');
     this.inChannels = posIntOpt(o.inChannels, 3, 'inChannels');
     const depth = o.depth ?? 100;

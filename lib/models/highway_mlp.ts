@@ -7,7 +7,7 @@ import { Tensor } from '../tensor';
 import * as F from '../functional';
 import { Linear, Sequential } from '../nn/layers';
 import { HighwayBlock } from '../nn/blocks/highway';
-import { ModelOptions, posIntOpt, Model } from './common';
+import { ModelOptions, posIntOpt, Model, checkModelOptions } from './common';
 
 export interface HighwayMlpOptions extends ModelOptions {
   /** Input height = width (default 28, MNIST-like). */
@@ -31,6 +31,7 @@ export class HighwayMLP extends Model {
   readonly inFeatures: number;
   constructor(o: HighwayMlpOptions = {}) {
     super();
+    checkModelOptions(o, 'HighwayMLP');
     this.numClasses = posIntOpt(o.numClasses, 10, 'numClasses');
     this.inChannels = posIntOpt(o.inChannels, 1, 'inChannels');
     const size = posIntOpt(o.imageSize, 28, 'imageSize');

@@ -19,7 +19,7 @@ import { PreActBlock, PreActBottleneck } from '../nn/blocks/preact';
 import { conv3x3 } from '../nn/blocks/base';
 import { linearDropPathRates } from '../nn/blocks/droppath';
 import { invalidArg } from '../errors';
-import { initResNet, ModelOptions, posIntOpt, Model } from './common';
+import { initResNet, ModelOptions, posIntOpt, Model, checkModelOptions } from './common';
 
 export interface PreActResNetOptions extends ModelOptions {
   /** Stochastic depth: drop rate of the last block, rising linearly from 0 (default 0: off). */
@@ -42,6 +42,7 @@ export class PreActResNet extends Model {
     stemWidth = widths[0],
   ) {
     super();
+    checkModelOptions(o, 'PreActResNet');
     if (layers.length !== widths.length || layers.length === 0) throw invalidArg('one block count per stage width', 'PreActResNet(layers)', layers);
     this.numClasses = posIntOpt(o.numClasses, 10, 'numClasses');
     this.inChannels = posIntOpt(o.inChannels, 3, 'inChannels');

@@ -17,7 +17,7 @@ import { Bottleneck } from '../nn/blocks/bottleneck';
 import { linearDropPathRates } from '../nn/blocks/droppath';
 import * as init from '../nn/init';
 import { invalidArg } from '../errors';
-import { initResNet, ModelOptions, posIntOpt, Model } from './common';
+import { initResNet, ModelOptions, posIntOpt, Model, checkModelOptions } from './common';
 
 export interface ResNetOptions extends ModelOptions {
   /** Zero the last BN of each residual branch (torchvision's zero_init_residual). */
@@ -47,6 +47,7 @@ export class ResNet extends Model {
   private readonly baseWidth: number;
   constructor(readonly block: ResNetBlock, readonly layers: readonly number[], o: ResNetOptions = {}) {
     super();
+    checkModelOptions(o, 'ResNet');
     if (!Array.isArray(layers) || layers.length !== 4 || !layers.every((n) => Number.isInteger(n) && n >= 1))
       throw invalidArg('4 positive block counts', 'ResNet(layers)', layers);
     this.numClasses = posIntOpt(o.numClasses, 1000, 'numClasses');

@@ -18,7 +18,7 @@ import { TransformerBlock } from '../nn/blocks/transformer';
 import { linearDropPathRates } from '../nn/blocks/droppath';
 import * as init from '../nn/init';
 import { invalidArg } from '../errors';
-import { ModelOptions, posIntOpt, Model } from './common';
+import { ModelOptions, posIntOpt, Model, checkModelOptions } from './common';
 
 export interface ViTOptions extends ModelOptions {
   /** Square input size (default 32). */
@@ -51,6 +51,7 @@ export class VisionTransformer extends Model {
   readonly numPatches: number;
   constructor(o: ViTOptions = {}) {
     super();
+    checkModelOptions(o, 'VisionTransformer');
     this.numClasses = posIntOpt(o.numClasses, 10, 'numClasses');
     this.inChannels = posIntOpt(o.inChannels, 3, 'inChannels');
     const imageSize = posIntOpt(o.imageSize, 32, 'imageSize');

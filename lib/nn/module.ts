@@ -126,6 +126,8 @@ export abstract class Module {
    * references). Shapes must match; with strict (default) the key sets must match too.
    */
   loadStateDict(sd: StateDict | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    if (sd === null || typeof sd !== 'object') throw invalidArg('a state dict (a Map or an object of Tensors)', 'loadStateDict(stateDict)', sd);
+    if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', 'loadStateDict(options)', opts);
     const src: Map<string, Tensor> = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const strict = opts.strict ?? true;
     const own = this.stateDict();

@@ -1,5 +1,6 @@
 // Module registration: the only exported symbol of the addon.
 #include <napi.h>
+#include "errors.h"
 #include "../core/simd.h"
 #include "../core/stream.h"
 #include "../core/parallel.h"
@@ -7,6 +8,12 @@
 namespace rn {
 namespace binding {
 void register_ops(Napi::Env env, Napi::Object exports);
+void register_fused(Napi::Env env, Napi::Object exports);
+void register_optim(Napi::Env env, Napi::Object exports);
+void register_cuda(Napi::Env env, Napi::Object exports);  // ops_cuda.cc
+}
+namespace cuda {
+void on_env_cleanup();  // cuda/runtime.cu or cuda/disabled.cc
 }
 const char* cuda_status(bool* available);  // cuda/ or cuda/disabled.cc
 }
@@ -33,9 +40,14 @@ static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rn::binding::register_ops(env, exports);
-  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  rn::binding::register_fused(env, exports);
+  rn::binding::register_optim(env, exports);
+  rn::binding::register_cuda(env, exports);
+  exports.Set("buildInfo", Napi::Function::New(env, rn::binding::guarded<BuildInfo>, "buildInfo"));
   // A worker thread (or the process) going away must not leave ops touching its buffers.
   napi_add_env_cleanup_hook(env, [](void*) { rn::stream_for(rn::Device::CPU).sync(); }, nullptr);
+  // Reads from the GPU copy into JS buffers on the "cuda" host stream: let them finish too.
+  napi_add_env_cleanup_hook(env, [](void*) { rn::cuda::on_env_cleanup(); }, nullptr);
   return exports;
 }
 

@@ -30,21 +30,43 @@ int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* op, const 
 bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 std::vector<int64_t> ints_arg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name, bool shape);
 
-// Runs an N-API entry point, converting RnError / std::exception into a thrown JS error.
+// Throws a coded Error into JS with the C API only: nothing here throws a C++ exception. When the
+// environment cannot run JS any more (a worker being terminated, the process exiting), creating or
+// throwing the error fails and the call simply returns; a C++ exception escaping an N-API callback
+// would std::terminate the whole process.
+inline void throw_coded(napi_env env, const std::string& code, const std::string& msg, ErrKind kind) noexcept {
+  napi_value c = nullptr, m = nullptr, err = nullptr;
+  if (napi_create_string_utf8(env, code.c_str(), code.size(), &c) != napi_ok) return;
+  if (napi_create_string_utf8(env, msg.c_str(), msg.size(), &m) != napi_ok) return;
+  napi_status st = kind == ErrKind::Type ? napi_create_type_error(env, c, m, &err)
+                   : kind == ErrKind::Range ? napi_create_range_error(env, c, m, &err)
+                                            : napi_create_error(env, c, m, &err);
+  if (st == napi_ok) napi_throw(env, err);
+}
+
+// Runs an N-API entry point, converting RnError / std::exception into a thrown JS error. No C++
+// exception leaves it (see throw_coded).
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
   try {
     return F(info);
   } catch (const RnError& e) {
-    make_error(info.Env(), e.code, e.what(), e.kind).ThrowAsJavaScriptException();
-  } catch (const Napi::Error&) {
-    throw;
+    throw_coded(env, e.code, e.what(), e.kind);
+  } catch (const Napi::Error& e) {
+    // an N-API call failed (usually: JS threw, e.g. a getter, or the environment is shutting down)
+    try {
+      if (!e.IsEmpty()) napi_throw(env, e.Value());
+    } catch (...) {
+    }
   } catch (const std::bad_alloc&) {
-    make_error(info.Env(), "ERR_RN_OOM", "out of memory", ErrKind::Error).ThrowAsJavaScriptException();
+    throw_coded(env, "ERR_RN_OOM", "out of memory", ErrKind::Error);
   } catch (const std::exception& e) {
-    make_error(info.Env(), "ERR_RN_INTERNAL", e.what(), ErrKind::Error).ThrowAsJavaScriptException();
+    throw_coded(env, "ERR_RN_INTERNAL", e.what(), ErrKind::Error);
+  } catch (...) {
+    throw_coded(env, "ERR_RN_INTERNAL", "unknown native exception", ErrKind::Error);
   }
-  return info.Env().Undefined();
+  return Napi::Value();
 }
 
 }  // namespace binding

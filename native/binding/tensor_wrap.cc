@@ -1,6 +1,7 @@
 #include "tensor_wrap.h"
 #include "errors.h"
 #include <atomic>
+#include <memory>
 
 namespace rn {
 namespace binding {
@@ -17,24 +18,32 @@ Napi::Value make_ints(Napi::Env env, const std::vector<int64_t>& v) {
 
 void release(Napi::Env env, Handle* h) {
   if (h->reported) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -h->reported);
+    // the C API: this also runs in finalizers at environment teardown, where a C++ exception
+    // (node-addon-api's way of reporting a failed call) would terminate the process
+    int64_t total = 0;
+    napi_adjust_external_memory(env, -h->reported, &total);
     h->reported = 0;
   }
   h->t.storage.reset();
 }
 
 Napi::Object wrap(Napi::Env env, const Tensor& t) {
-  auto* h = new Handle{t, 0};
+  // Owned here until the External (and its finalizer) exists: when the environment is shutting
+  // down (a worker terminated mid-op) creating it fails, and the handle with its reference to the
+  // storage must not leak.
+  auto owned = std::make_unique<Handle>(Handle{t, 0});
+  auto ext = Napi::External<Handle>::New(env, owned.get(), [](Napi::Env e, Handle* p) {
+    release(e, p);
+    delete p;
+  });
+  Handle* h = owned.release();
   // Report a storage's bytes once, through the first handle that sees it, so V8's GC feels
   // native memory; views of the same storage report nothing.
   if (t.storage && t.storage.use_count() <= 2 && t.storage->device == Device::CPU) {
     h->reported = (int64_t)t.storage->bytes;
-    if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(env, h->reported);
+    int64_t total = 0;
+    if (h->reported && napi_adjust_external_memory(env, h->reported, &total) != napi_ok) h->reported = 0;
   }
-  auto ext = Napi::External<Handle>::New(env, h, [](Napi::Env e, Handle* p) {
-    release(e, p);
-    delete p;
-  });
   napi_type_tag_object(env, ext, &kTag);
   Napi::Object o = Napi::Object::New(env);
   o.Set("h", ext);

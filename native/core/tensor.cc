@@ -1,6 +1,7 @@
 // Tensor helpers and the CPU caching allocator.
 // Training loops allocate the same sizes every step; reusing freed blocks avoids page faults and
 // zeroing of fresh pages, which costs as much as the kernels on bandwidth-bound ops.
+#include <sys/sysinfo.h>
 #include "tensor.h"
 #include <cstdlib>
 #include <cstring>
@@ -104,6 +105,17 @@ Storage::~Storage() {
 void note_dispatch_alloc(int64_t bytes);  // stream.cc
 
 std::shared_ptr<Storage> alloc_storage(size_t bytes, Device dev) {
+  // More bytes than the machine has (RAM + swap) can never be used. Where memory is overcommitted
+  // (containers often are) malloc would still "succeed" and the first kernel to touch the pages
+  // would get the process OOM-killed: refuse it here as ERR_RN_OOM instead.
+  static const uint64_t machine = [] {
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return UINT64_MAX;
+    return ((uint64_t)si.totalram + (uint64_t)si.totalswap) * (uint64_t)(si.mem_unit ? si.mem_unit : 1);
+  }();
+  if (dev == Device::CPU && (uint64_t)bytes > machine)
+    throw RnError("ERR_RN_OOM", cat("out of memory: could not allocate ", bytes, " bytes on cpu (the machine has ", machine,
+                                    " bytes of RAM and swap)"));
   note_dispatch_alloc((int64_t)bytes);
   auto s = std::make_shared<Storage>();
   s->bytes = bytes;

@@ -27,7 +27,8 @@ constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 constexpr float kSqrt2OverPi = 0.79788456080286536f;
 
-RN_VEC void relu_k(float* o, const float* x, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = x[i] > 0.f ? x[i] : 0.f; }
+// relu keeps NaN (as torch does): a NaN must not turn into a plausible 0 downstream
+RN_VEC void relu_k(float* o, const float* x, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = x[i] <= 0.f ? 0.f : x[i]; }
 RN_VEC void relu_bwd_k(float* dx, const float* dy, const float* y, int64_t n) { for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f; }
 RN_VEC void axpy_k(float* y, const float* x, float a, int64_t n) { for (int64_t i = 0; i < n; i++) y[i] += a * x[i]; }
 RN_VEC void fill_k(float* o, float v, int64_t n) { for (int64_t i = 0; i < n; i++) o[i] = v; }
@@ -40,7 +41,7 @@ RN_VEC void smul_k(float* o, const float* x, float s, int64_t n) { for (int64_t 
 
 inline float unary1(float v, Unary op) {
   switch (op) {
-    case Unary::Relu: return v > 0.f ? v : 0.f;
+    case Unary::Relu: return v <= 0.f ? 0.f : v;
     case Unary::Sigmoid: return 1.f / (1.f + std::exp(-v));
     case Unary::Tanh: return std::tanh(v);
     case Unary::Gelu: return 0.5f * v * (1.f + std::erf(v * kInvSqrt2));
