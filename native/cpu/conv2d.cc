@@ -1,12 +1,23 @@
-// conv2d forward / backward-data / backward-weight as im2col + GEMM, for NCHW and NHWC memory.
-// Samples are processed in chunks so one GEMM covers several images (small CIFAR-size products
+// conv2d forward / backward-data / backward-weight: the entry points, and the reference
+// implementation (im2col + OpenBLAS GEMM, NCHW and NHWC memory).
+//
+// The entry points run the AVX-512 kernels of conv2d_avx512.cc (Winograd F(4x4,3x3) for 3x3
+// stride-1 convolutions, direct implicit GEMM otherwise) when the CPU has AVX-512 and the case is
+// covered, else the reference below. Environment (read once): RESNODE_CONV=reference forces the
+// reference everywhere (A/B timing in bench/conv/, ruling the fast path in or out when chasing a
+// numerical difference); RESNODE_CONV=direct keeps the fast path but without Winograd (its fp32
+// error is ~1e-6..1e-5 of the output's magnitude, direct ~1e-7).
+//
+// Reference: samples are processed in chunks so one GEMM covers several images (small CIFAR-size products
 // are too small to keep OpenBLAS's threads busy one image at a time) while the column buffer
 // stays bounded (~32 MB). col2im is written as a gather over input pixels, so threads never
 // write the same element.
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#include <cstdlib>
 #include "kernels.h"
+#include "conv2d_impl.h"
 #include "../core/parallel.h"
 
 namespace rn {
@@ -142,7 +153,7 @@ void w_from_khwc(float* w, const float* in, const ConvParams& p) {
 
 }  // namespace
 
-void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p) {
+void conv2d_reference_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p) {
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, PQ = p.P * p.Q, CgRS = Cg * p.R * p.S;
   const int64_t nbmax = chunk_of(p);
   std::vector<float> col((size_t)(nbmax * p.C * p.R * p.S * PQ));
@@ -185,7 +196,7 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
   }
 }
 
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p) {
+void conv2d_reference_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p) {
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, PQ = p.P * p.Q, CgRS = Cg * p.R * p.S;
   const int64_t nbmax = chunk_of(p);
   std::vector<float> col((size_t)(nbmax * p.C * p.R * p.S * PQ));
@@ -220,7 +231,7 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
   }
 }
 
-void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p) {
+void conv2d_reference_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p) {
   const int64_t G = p.groups, Kg = p.K / G, Cg = p.C / G, PQ = p.P * p.Q, CgRS = Cg * p.R * p.S;
   const int64_t nbmax = chunk_of(p);
   std::vector<float> col((size_t)(nbmax * p.C * p.R * p.S * PQ));
@@ -254,6 +265,29 @@ void conv2d_backward_weight(float* dw, const float* dy, const float* x, const Co
       gemm(dw + g * Kg * CgRS, tmp.data() + g * Kg * nb * PQ, col.data() + g * CgRS * nb * PQ, 1, Kg, CgRS, nb * PQ,
            false, true, 1.f, 1.f, 0, 0, 0);
   }
+}
+
+namespace {
+bool use_direct() {
+  static const bool on = [] {
+    const char* e = std::getenv("RESNODE_CONV");
+    return !(e && (std::strcmp(e, "reference") == 0 || std::strcmp(e, "ref") == 0));
+  }();
+  return on;
+}
+}  // namespace
+
+void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p) {
+  if (use_direct() && conv2d_avx512_forward(y, x, w, bias, p)) return;
+  conv2d_reference_forward(y, x, w, bias, p);
+}
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p) {
+  if (use_direct() && conv2d_avx512_backward_data(dx, dy, w, p)) return;
+  conv2d_reference_backward_data(dx, dy, w, p);
+}
+void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p) {
+  if (use_direct() && conv2d_avx512_backward_weight(dw, dy, x, p)) return;
+  conv2d_reference_backward_weight(dw, dy, x, p);
 }
 
 }  // namespace cpu
