@@ -5,7 +5,7 @@
 import { binding, BinaryOp, Handle, NativeTensor, ScalarOp, Unary } from './binding';
 import { invalidArg, rnError } from './errors';
 import { needsGrad, record } from './autograd';
-import { Tensor, wrap, normDim, DType, DTYPES, dtypeCode, checkDevice } from './tensor';
+import { Tensor, wrap, normDim, DType, DTYPES, dtypeCode, checkDevice, cudaBinding, deviceCode } from './tensor';
 import { _take } from './random';
 
 const B = () => binding();
@@ -46,7 +46,10 @@ function pair(v: unknown, op: string, name: string, min: number): [number, numbe
 function dimsArg(d: unknown, nd: number, op: string): number[] {
   if (d === undefined || d === null) return Array.from({ length: nd }, (_, i) => i);
   const arr = Array.isArray(d) ? d : [d];
-  return arr.map((x) => normDim(x as number, nd, op));
+  const out = arr.map((x) => normDim(x as number, nd, op));
+  // as torch: a repeated dim is an error (mean would otherwise divide by its size twice)
+  if (new Set(out).size !== out.length) throw invalidArg('distinct dimensions', `${op}(dims)`, d, 'ERR_RN_RANGE');
+  return out;
 }
 const h = (t: Tensor | null): Handle | null => (t ? t.h : null);
 /** A separate handle on t's storage, kept by the graph node (so disposing t is safe). */
@@ -64,13 +67,13 @@ export function toChannelsLast(x: Tensor): Tensor {
 }
 export function clone(x: Tensor): Tensor {
   checkTensor(x, 'clone', 'input');
-  const y = W(B().empty(x.shape.slice(), dtypeCode(x.dtype), 0));
+  const y = W(B().empty(x.shape.slice(), dtypeCode(x.dtype), deviceCode(x.device)));
   B().copy_(y.h, x.h);
   return record('identity', [x], y);
 }
 /** Same-size float32 ones (internal, for the implicit backward seed). */
 export function onesLikeF(x: Tensor): Tensor {
-  const y = W(B().empty(x.shape.slice(), 0, 0));
+  const y = W(B().empty(x.shape.slice(), 0, deviceCode(x.device)));
   B().fill_(y.h, 1);
   return y;
 }
@@ -81,8 +84,11 @@ export function to(x: Tensor, target: string): Tensor {
     const y = W(B().castTo(x.h, dtypeCode(target as DType)));
     return target === 'float32' && x.dtype === 'float32' ? record('identity', [x], y) : y;
   }
-  if (checkDevice(target, 'to') === x.device) return x;
-  return x;
+  const dev = checkDevice(target, 'to');
+  if (dev === x.device) return x;
+  // A copy on the other device (same dtype, same memory format when dense). Not recorded for
+  // autograd: move parameters (Module.to) and inputs before building the graph.
+  return W(cudaBinding().toDevice(x.h, deviceCode(dev)));
 }
 
 function viewOf(x: Tensor, shape: number[], strides: number[], offset: number): Tensor {
@@ -215,7 +221,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   }
   const shape = first.shape.slice();
   shape[d] = total;
-  const y = W(B().empty(shape, dtypeCode(first.dtype), 0));
+  const y = W(B().empty(shape, dtypeCode(first.dtype), deviceCode(first.device)));
   const st = contiguousStrides(shape);
   let off = 0;
   const sizes: number[] = [];
@@ -266,7 +272,7 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     before[dd] = l;
     shape[dd] += l + r;
   }
-  const y = W(B().empty(shape, dtypeCode(x.dtype), 0));
+  const y = W(B().empty(shape, dtypeCode(x.dtype), deviceCode(x.device)));
   B().fill_(y.h, value);
   const st = contiguousStrides(shape);
   if (x.numel > 0) {
@@ -323,7 +329,7 @@ function unary(name: UnaryName, x: Tensor, api = name as string): Tensor {
   const y = W(B().unary(Unary[name], x.h));
   const ng = needsGrad([x]);
   const s = ng && name !== 'neg' ? save(USES_INPUT.has(name) ? x : y) : null;
-  return record('unary', [x], y, { code: Unary[name], usesInput: USES_INPUT.has(name), t: s }, s ? [s] : []);
+  return record('unary', [x], y, { code: Unary[name], usesInput: USES_INPUT.has(name), t: s, name: api }, s ? [s] : []);
 }
 export const relu = (x: Tensor) => unary('relu', x);
 export const sigmoid = (x: Tensor) => unary('sigmoid', x);
@@ -507,6 +513,10 @@ export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?
     throw rnError('ERR_RN_SHAPE', `layerNorm: normalizedShape [${normalizedShape.join(', ')}] does not match the last dims of input [${x.shape.join(', ')}]`);
   const w = optTensor(weight, 'layerNorm', 'weight');
   const b = optTensor(bias, 'layerNorm', 'bias');
+  // as torch: weight and bias have exactly normalizedShape (the kernel only sees their element count)
+  for (const [t, name] of [[w, 'weight'], [b, 'bias']] as const)
+    if (t && t.shape.join() !== normalizedShape.join())
+      throw rnError('ERR_RN_SHAPE', `layerNorm: ${name} has shape [${t.shape.join(', ')}] but normalizedShape is [${normalizedShape.join(', ')}]`);
   num(eps, 'layerNorm', 'eps');
   const D = normalizedShape.reduce((a, v) => a * v, 1);
   const [yn, mn, rn_] = B().layerNormForward(x.h, D, h(w), h(b), eps);
@@ -584,6 +594,8 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const ls = num(opts.labelSmoothing ?? 0, 'crossEntropy', 'labelSmoothing');
   if (ls < 0 || ls > 1) throw invalidArg('a number in [0, 1]', 'crossEntropy(labelSmoothing)', ls, 'ERR_RN_RANGE');
   const ig = int(opts.ignoreIndex ?? -100, 'crossEntropy', 'ignoreIndex');
+  // targets are int32: a larger ignoreIndex could never match, and the kernel takes 32 bits
+  if (ig < -(2 ** 31) || ig >= 2 ** 31) throw invalidArg('a 32-bit integer', 'crossEntropy(ignoreIndex)', ig, 'ERR_RN_RANGE');
   const [ln, lpn, cn] = B().crossEntropyForward(input.h, target.h, REDUCTIONS[red], ls, ig);
   const logp = W(lpn);
   const count = W(cn);
@@ -619,7 +631,7 @@ export function dropPath(x: Tensor, p = 0, training = true, scaleByKeep = true):
   if (!training || p === 0 || x.ndim === 0) return x;
   if (p === 1) return mul(x, 0);
   const shape = [x.shape[0], ...x.shape.slice(1).map(() => 1)];
-  const ones = W(B().empty(shape, 0, 0));
+  const ones = W(B().empty(shape, 0, deviceCode(x.device)));
   B().fill_(ones.h, 1);
   const mask = dropout(ones, p, true); // 0 or 1/(1-p) per sample; no gradient
   ones.dispose();
@@ -628,4 +640,123 @@ export function dropPath(x: Tensor, p = 0, training = true, scaleByKeep = true):
   const y = mul(x, m);
   m.dispose(); // mul keeps its own handle on the mask for backward
   return y;
+}
+
+// ---- fused batch norm (+ residual add) + relu: native/cpu/bn_add_relu.cc ----
+// (imports are hoisted; they sit here so this block stays self-contained)
+import { getFusion } from './fusion';
+import { noGrad as noGradFn } from './autograd';
+
+function bnReluArgs(op: string, opts: BatchNormOptions): { training: boolean; momentum: number; eps: number } {
+  if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', `${op}(options)`, opts);
+  const training = opts.training ?? true;
+  if (typeof training !== 'boolean') throw invalidArg('a boolean', `${op}(training)`, training);
+  const momentum = num(opts.momentum ?? 0.1, op, 'momentum');
+  const eps = num(opts.eps ?? 1e-5, op, 'eps');
+  if (!(eps > 0)) throw invalidArg('a positive number', `${op}(eps)`, eps, 'ERR_RN_RANGE');
+  return { training, momentum, eps };
+}
+function bnRelu(op: 'batchNormAddRelu' | 'batchNormRelu', x: Tensor, residual: Tensor | null, runningMean: Tensor | null,
+  runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions): Tensor {
+  checkFloat(x, op, 'input');
+  const r = op === 'batchNormAddRelu' ? checkFloat(residual, op, 'residual') : null;
+  if (r && r.shape.join() !== x.shape.join())
+    throw rnError('ERR_RN_SHAPE', `${op}: residual has shape [${r.shape.join(', ')}] but input has shape [${x.shape.join(', ')}]`);
+  const rm = optTensor(runningMean, op, 'runningMean');
+  const rv = optTensor(runningVar, op, 'runningVar');
+  const w = optTensor(weight, op, 'weight');
+  const b = optTensor(bias, op, 'bias');
+  const { training, momentum, eps } = bnReluArgs(op, opts);
+  if (!training && (!rm || !rv)) throw rnError('ERR_RN_ARG', `${op}: eval mode (training: false) needs runningMean and runningVar`);
+  if (!getFusion()) {
+    // the unfused sequence, for comparisons (rn.setFusion(false)); intermediates are freed at once
+    // (the graph only needs their identity, never their data)
+    const bn = batchNorm2d(x, rm, rv, w, b, { training, momentum, eps });
+    const s = r ? add(bn, r) : bn;
+    if (s !== bn) bn.dispose();
+    const y = relu(s);
+    s.dispose();
+    return y;
+  }
+  const [yn, mn, sn] = B().bnAddReluForward(x.h, h(r), h(w), h(b), h(rm), h(rv), training, momentum, eps);
+  const y = W(yn);
+  const sm = W(mn);
+  const si = W(sn);
+  const ng = needsGrad([x, r, w, b]);
+  // saved: x (BN's input), y (the relu mask is y > 0; the next layer holds y anyway), per-channel
+  // mean/invstd. No mask tensor.
+  const sx = ng ? save(x) : null;
+  const sy = ng ? save(y) : null;
+  const sw = ng && w ? save(w) : null;
+  const owned = [sm, si, ...(sx ? [sx] : []), ...(sy ? [sy] : []), ...(sw ? [sw] : [])];
+  return record('batchNormAddRelu', [x, r, w, b], y, { x: sx, y: sy, w: sw, mean: sm, invstd: si, training, hasResidual: !!r }, owned);
+}
+/**
+ * y = relu(batchNorm2d(x) + residual), fused (one kernel forward, one backward). Arguments and
+ * options as `batchNorm2d` (training default true, momentum 0.1, eps 1e-5; the running statistics
+ * are updated in place in training, with the unbiased variance); `residual` has x's shape.
+ * NCHW and channels-last inputs (y keeps x's layout). With `rn.setFusion(false)` it runs the
+ * unfused ops instead.
+ */
+export function batchNormAddRelu(x: Tensor, residual: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
+  weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {}): Tensor {
+  return bnRelu('batchNormAddRelu', x, residual, runningMean, runningVar, weight, bias, opts);
+}
+/** y = relu(batchNorm2d(x)), fused; see batchNormAddRelu. */
+export function batchNormRelu(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null,
+  bias: Tensor | null = null, opts: BatchNormOptions = {}): Tensor {
+  return bnRelu('batchNormRelu', x, null, runningMean, runningVar, weight, bias, opts);
+}
+
+/** What foldBatchNorm needs of a BatchNorm2d (the module itself fits). */
+export interface FoldableBatchNorm {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  running_mean: Tensor | null;
+  running_var: Tensor | null;
+  eps?: number;
+}
+/**
+ * Fold an eval-mode BatchNorm into the convolution before it (inference only):
+ *   scale = gamma / sqrt(running_var + eps)
+ *   weight' = weight * scale (per output channel), bias' = (bias - running_mean) * scale + beta
+ * so conv2d(x, weight', bias') equals batchNorm2d(conv2d(x, weight, bias), eval) up to rounding.
+ * Returns new tensors outside the autograd graph.
+ */
+export function foldBatchNorm(convWeight: Tensor, convBias: Tensor | null, bn: FoldableBatchNorm): { weight: Tensor; bias: Tensor } {
+  const op = 'foldBatchNorm';
+  checkFloat(convWeight, op, 'convWeight');
+  if (convWeight.ndim < 2) throw rnError('ERR_RN_SHAPE', `${op}: expected a convolution weight [out, in, ...] but received shape [${convWeight.shape.join(', ')}]`);
+  const K = convWeight.shape[0];
+  const vec = (t: Tensor | null, name: string) => {
+    if (t && (t.ndim !== 1 || t.shape[0] !== K))
+      throw rnError('ERR_RN_SHAPE', `${op}: convWeight has ${K} output channels but ${name} has shape [${t.shape.join(', ')}]`);
+    return t;
+  };
+  const cb = vec(optTensor(convBias, op, 'convBias'), 'convBias');
+  if (bn === null || typeof bn !== 'object') throw invalidArg('a BatchNorm2d or { weight, bias, running_mean, running_var, eps }', `${op}(bn)`, bn);
+  if (!bn.running_mean || !bn.running_var) throw rnError('ERR_RN_ARG', `${op}: bn has no running statistics (trackRunningStats: false cannot be folded)`);
+  const rm = vec(checkFloat(bn.running_mean, op, 'bn.running_mean'), 'bn.running_mean')!;
+  const rv = vec(checkFloat(bn.running_var, op, 'bn.running_var'), 'bn.running_var')!;
+  const g = vec(optTensor(bn.weight, op, 'bn.weight'), 'bn.weight');
+  const be = vec(optTensor(bn.bias, op, 'bn.bias'), 'bn.bias');
+  const eps = num(bn.eps ?? 1e-5, op, 'bn.eps');
+  if (!(eps > 0)) throw invalidArg('a positive number', `${op}(bn.eps)`, eps, 'ERR_RN_RANGE');
+  return noGradFn(() => {
+    const tmp: Tensor[] = [];
+    const t = (x: Tensor) => (tmp.push(x), x);
+    // the same float32 operations as the eval-mode batch-norm kernel: 1 / sqrt(var + eps), * gamma
+    const inv = t(div(1, t(sqrt(t(add(rv, eps))))));
+    const scale = g ? t(mul(g, inv)) : inv;
+    const weight = mul(convWeight, t(reshape(scale, [K, ...convWeight.shape.slice(1).map(() => 1)])));
+    const centered = t(cb ? sub(cb, rm) : neg(rm));
+    const scaled = mul(centered, scale);
+    let bias = scaled;
+    if (be) {
+      bias = add(scaled, be);
+      scaled.dispose();
+    }
+    for (const x of tmp) x.dispose();
+    return { weight, bias };
+  });
 }
