@@ -27,6 +27,8 @@ let anomaly = false;
  * output or backward gradient contains NaN or Inf throws ERR_RN_NAN naming the op.
  * `detectAnomaly(true)` / `detectAnomaly(false)`, or `detectAnomaly(fn)` for a scope.
  */
+export function detectAnomaly(enabled: boolean): void;
+export function detectAnomaly<T>(fn: () => T): T;
 export function detectAnomaly<T>(arg: boolean | (() => T)): T | void {
   if (typeof arg === 'boolean') {
     anomaly = arg;

@@ -90,10 +90,8 @@ export class CifarNet extends Model {
   }
   forward(x: Tensor): Tensor {
     const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a);
+    let h = this.bn1.forwardRelu(a);
     a.dispose();
-    let h = F.relu(b);
-    b.dispose();
     for (const layer of [this.layer1, this.layer2, this.layer3]) {
       const next = layer.forward(h);
       h.dispose();

@@ -84,10 +84,8 @@ export class ResNet extends Model {
   }
   forward(x: Tensor): Tensor {
     const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a);
+    const c = this.bn1.forwardRelu(a);
     a.dispose();
-    const c = F.relu(b);
-    b.dispose();
     let h = this.maxpool.forward(c);
     c.dispose();
     for (const layer of [this.layer1, this.layer2, this.layer3, this.layer4]) {

@@ -85,6 +85,20 @@ export class BatchNorm2d extends Module {
       eps: this.eps,
     });
   }
+  /**
+   * relu(bn(x) [+ residual]) through the fused kernels (F.batchNormRelu / F.batchNormAddRelu; with
+   * rn.setFusion(false) they run the unfused ops). What residual blocks call.
+   */
+  forwardRelu(x: Tensor, residual: Tensor | null = null): Tensor {
+    if (this.training && this.num_batches_tracked) {
+      this.batches += 1;
+      this.num_batches_tracked.fill(this.batches);
+    }
+    const o = { training: this.training || !this.running_mean, momentum: this.momentum, eps: this.eps };
+    return residual
+      ? F.batchNormAddRelu(x, residual, this.running_mean, this.running_var, this.weight, this.bias, o)
+      : F.batchNormRelu(x, this.running_mean, this.running_var, this.weight, this.bias, o);
+  }
   protected afterLoad(): void {
     if (this.num_batches_tracked) this.batches = Number(this.num_batches_tracked.dataSync()[0]);
   }

@@ -32,10 +32,14 @@ export function withSmoothRelu<R>(fn: () => R): R {
   const relu = Fmod.relu;
   const smooth = (x: rn.Tensor) => Fmod.mul(x, Fmod.sigmoid(Fmod.mul(x, 2)));
   (Fmod as { relu: (x: rn.Tensor) => rn.Tensor }).relu = smooth;
+  // the fused BN(+add)+ReLU kernels have relu inside: take the unfused path, which calls F.relu
+  const fusion = rn.getFusion();
+  rn.setFusion(false);
   try {
     return fn();
   } finally {
     (Fmod as { relu: (x: rn.Tensor) => rn.Tensor }).relu = relu;
+    rn.setFusion(fusion);
   }
 }
 

@@ -54,13 +54,18 @@ export class BasicBlock extends Block {
   }
   forward(x: Tensor): Tensor {
     const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a);
-    const c = F.relu(b);
+    const c = this.bn1.forwardRelu(a);  // fused bn + relu
     const d = this.conv2.forward(c);
-    free([x], a, b, c);
-    const e = this.bn2.forward(d);
-    const out = this.drop_path ? this.drop_path.forward(e) : e;
+    free([x], a, c);
     const identity = this.downsample ? this.downsample.forward(x) : x;
+    if (!this.drop_path) {
+      const y = this.bn2.forwardRelu(d, identity);  // fused bn + add + relu
+      free([x, y], d, identity);
+      return y;
+    }
+    // stochastic depth scales the branch before the add, so it stays unfused
+    const e = this.bn2.forward(d);
+    const out = this.drop_path.forward(e);
     const sum = F.add(out, identity);
     const y = F.relu(sum);
     free([x, y], d, e, out, sum, identity);

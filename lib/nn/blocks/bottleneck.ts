@@ -62,17 +62,20 @@ export class Bottleneck extends Block {
   }
   forward(x: Tensor): Tensor {
     const a1 = this.conv1.forward(x);
-    const b1 = this.bn1.forward(a1);
-    const r1 = F.relu(b1);
+    const r1 = this.bn1.forwardRelu(a1);
     const a2 = this.conv2.forward(r1);
-    free([x], a1, b1, r1);
-    const b2 = this.bn2.forward(a2);
-    const r2 = F.relu(b2);
+    free([x], a1, r1);
+    const r2 = this.bn2.forwardRelu(a2);
     const a3 = this.conv3.forward(r2);
-    free([x], a2, b2, r2);
-    const e = this.bn3.forward(a3);
-    const out = this.drop_path ? this.drop_path.forward(e) : e;
+    free([x], a2, r2);
     const identity = this.downsample ? this.downsample.forward(x) : x;
+    if (!this.drop_path) {
+      const y = this.bn3.forwardRelu(a3, identity);
+      free([x, y], a3, identity);
+      return y;
+    }
+    const e = this.bn3.forward(a3);
+    const out = this.drop_path.forward(e);
     const sum = F.add(out, identity);
     const y = F.relu(sum);
     free([x, y], a3, e, out, sum, identity);

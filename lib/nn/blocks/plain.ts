@@ -25,13 +25,11 @@ export class PlainBlock extends Block {
   }
   forward(x: Tensor): Tensor {
     const a = this.conv1.forward(x);
-    const b = this.bn1.forward(a);
-    const c = F.relu(b);
+    const c = this.bn1.forwardRelu(a);
     const d = this.conv2.forward(c);
-    free([x], a, b, c);
-    const e = this.bn2.forward(d);
-    const y = F.relu(e);
-    free([x, y], d, e);
+    free([x], a, c);
+    const y = this.bn2.forwardRelu(d);
+    free([x, y], d);
     return y;
   }
   extraRepr(): string {
