@@ -77,7 +77,9 @@ test('4 worker threads train at once: no errors, identical results (no cross-tal
     expect(r.sum).toBe(results[0].sum);
   }
   binding().syncDevice(0);
-  expect(stats().live).toBe(before);
+  // <= rather than ==: jest reuses this process across test files, so tensors left by earlier
+  // files may be garbage-collected meanwhile; what matters is that the workers added nothing
+  expect(stats().live).toBeLessThanOrEqual(before);
   process.stdout.write(`concurrency: 4 threads x 150 steps, identical final loss ${results[0].loss!.toFixed(6)}; native live bytes back to baseline\n`);
 });
 
@@ -99,7 +101,7 @@ test('20 rounds of spawn -> train -> terminate mid-training: no crash, native me
     rss.push(process.memoryUsage().rss);
   }
   // every terminated thread's tensors were freed with its environment
-  expect(lives).toEqual(lives.map(() => 0));
+  expect(lives.every((d) => d <= 0)).toBe(true);  // (<= 0: see the first test)
   // RSS: no growth proportional to the rounds (an isolate left behind is ~10+ MiB each)
   const growth = rss[19] - rss[4];
   expect(growth).toBeLessThan(96 * 2 ** 20);
