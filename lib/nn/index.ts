@@ -11,3 +11,4 @@ export { withForwardHooks } from './hooks';
 export type { AroundHook } from './hooks';
 export * from './blocks';
 export * as blocks from './blocks';
+export { fuseForInference } from './fuse';

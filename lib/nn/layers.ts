@@ -5,7 +5,7 @@ import { Tensor, empty, zeros, ones } from '../tensor';
 import * as F from '../functional';
 import { Module, int64Scalar } from './module';
 import * as init from './init';
-import { invalidArg } from '../errors';
+import { invalidArg, rnError } from '../errors';
 
 function posInt(v: unknown, op: string, name: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw invalidArg('a positive integer', `${op}(${name})`, v, typeof v === 'number' ? 'ERR_RN_RANGE' : 'ERR_RN_ARG');
@@ -58,6 +58,8 @@ export class BatchNorm2d extends Module {
   num_batches_tracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number;
+  /** Set by fuseForInference: the preceding conv absorbed this layer, which is now the identity. */
+  folded = false;
   private batches = 0;
   constructor(readonly numFeatures: number, o: BatchNormLayerOptions = {}) {
     super();
@@ -72,7 +74,15 @@ export class BatchNorm2d extends Module {
     this.running_var = this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
     this.num_batches_tracked = this.registerBuffer('num_batches_tracked', track ? int64Scalar(0) : null);
   }
+  private checkFolded(): void {
+    if (this.training)
+      throw rnError('ERR_RN_STATE', 'BatchNorm2d: this layer was folded into its convolution by fuseForInference(); the model can only run in eval mode');
+  }
   forward(x: Tensor): Tensor {
+    if (this.folded) {
+      this.checkFolded();
+      return x;
+    }
     const useBatch = this.training || !this.running_mean;
     if (this.training && this.num_batches_tracked) {
       // counted in JS too so no read-back is needed; loadStateDict resyncs from the tensor
@@ -90,6 +100,14 @@ export class BatchNorm2d extends Module {
    * rn.setFusion(false) they run the unfused ops). What residual blocks call.
    */
   forwardRelu(x: Tensor, residual: Tensor | null = null): Tensor {
+    if (this.folded) {
+      this.checkFolded();
+      if (!residual) return F.relu(x);
+      const s = F.add(x, residual);
+      const y = F.relu(s);
+      s.dispose();
+      return y;
+    }
     if (this.training && this.num_batches_tracked) {
       this.batches += 1;
       this.num_batches_tracked.fill(this.batches);

@@ -168,6 +168,15 @@ export abstract class Module {
     return this;
   }
 
+  /**
+   * Fold every BatchNorm2d that follows a Conv2d into the convolution (eval only from then on);
+   * returns the number of folded layers. See nn/fuse.ts.
+   */
+  fuseForInference(): number {
+    // loaded lazily: fuse.ts imports the layers, which import this file
+    return (require('./fuse') as typeof import('./fuse')).fuseForInference(this);
+  }
+
   /** Call forward with autograd as configured (a convenience alias). */
   call(...args: Tensor[]): Tensor {
     return this.forward(...args);
