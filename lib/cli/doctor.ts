@@ -19,6 +19,8 @@ export interface DoctorReport {
   cpuModel: string;
   blas: string;
   cuda: { available: boolean; status: string };
+  /** cuDNN / cuBLAS: where they were found (path, version) or why not */
+  libraries: { name: string; loaded: boolean; version: number; path: string; error?: string }[];
   selfTest: { device: string; ok: boolean; maxError: number; ms: number; detail: string }[];
 }
 
@@ -82,6 +84,14 @@ function selfTest(device: string): DoctorReport['selfTest'][number] {
   }
 }
 
+function cudaLibraries(): DoctorReport['libraries'] {
+  try {
+    return (rn.cuda as unknown as { libraries(): DoctorReport['libraries'] }).libraries();
+  } catch (e) {
+    return [{ name: 'cudnn/cublas', loaded: false, version: 0, path: '', error: (e as Error).message }];
+  }
+}
+
 export function doctor(): DoctorReport {
   const info = rn.buildInfo();
   const devices = ['cpu', ...(info.cuda ? ['cuda'] : [])];
@@ -98,6 +108,7 @@ export function doctor(): DoctorReport {
     cpuModel: os.cpus()[0]?.model ?? '?',
     blas: info.blas,
     cuda: { available: info.cuda, status: info.cudaStatus },
+    libraries: cudaLibraries(),
     selfTest: devices.map(selfTest),
   };
 }
@@ -114,6 +125,7 @@ export function formatDoctor(r: DoctorReport): string {
     ['blas', r.blas],
     ['cuda', `${r.cuda.available ? 'available' : 'not available'}: ${r.cuda.status}`],
   ];
+  for (const l of r.libraries) rows.push([l.name, l.loaded ? `${l.path} (version ${l.version})` : `not found: ${l.error ?? 'unknown'}`]);
   for (const s of r.selfTest) rows.push([`self-test ${s.device}`, `${s.ok ? 'ok' : 'FAILED'} (${s.detail}; max rel error ${s.maxError.toExponential(1)}, ${s.ms} ms)`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
