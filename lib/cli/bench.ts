@@ -107,8 +107,14 @@ export function benchTorch(name: string, steps: number, warmup: number, python: 
 registerCommand('bench', {
   summary: 'end-to-end training/inference throughput, optionally side by side with PyTorch',
   run: (argv) => {
+    if (argv[0] === 'ops' && !argv.includes('--help')) {
+      const a = parseArgs(argv.slice(1), SPEC, 'bench');
+      const { runOps } = require('./bench_ops') as typeof import('./bench_ops');
+      const rows = runOps({ reps: a.steps as number, warmup: a.warmup as number, compareTorch: !!a.compareTorch, python: a.python as string, json: !!a.json });
+      return rows.every((r) => r.maxErr < 1e-3) ? 0 : 1;
+    }
     if (argv.includes('--help') || argv[0] !== 'train') {
-      console.log(helpText('bench train', 'end-to-end benchmarks (kernel microbenchmarks: bench/README.md)', SPEC));
+      console.log(helpText('bench train|ops', 'end-to-end benchmarks (train) and kernel microbenchmarks (ops: conv2d, GEMM, optimiser step; fused BN kernels: bench/README.md)', SPEC));
       return argv.includes('--help') ? 0 : 2;
     }
     const a = parseArgs(argv.slice(1), SPEC, 'bench');
