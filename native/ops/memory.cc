@@ -140,18 +140,22 @@ void copy_(const Tensor& dst, const Tensor& src) {
 
 Tensor cast(const Tensor& t, DType dt) {
   check_live(t, "cast", "tensor");
+  // A dense channels-last tensor keeps its memory format (as PyTorch's .to(dtype)): both sides
+  // have the same element order, so the flat conversion is still right.
+  const bool cl = t.is_channels_last() && !t.is_contiguous();
+  auto out_like = [&](DType d) { return cl ? empty_channels_last(t.shape, d, t.device()) : rn::empty(t.shape, d, t.device()); };
   if (t.device() == Device::CUDA) {  // every pair of dtypes, bfloat16 and float16 included
-    Tensor src = contiguous(t);
+    Tensor src = cl ? t : contiguous(t);
     if (dt == t.dtype) return src;
-    Tensor out = rn::empty(t.shape, dt, t.device());
+    Tensor out = out_like(dt);
     cuda::cast(out.raw(), dt, src.raw(), src.dtype, src.numel());
     return out;
   }
   if (dt == DType::BF16 || dt == DType::F16 || t.dtype == DType::BF16 || t.dtype == DType::F16)
     throw RnError("ERR_RN_DTYPE", cat("cast: ", dtype_name(t.dtype), " -> ", dtype_name(dt), " is not supported on cpu"), ErrKind::Type);
-  Tensor src = contiguous(t);
+  Tensor src = cl ? t : contiguous(t);
   if (dt == t.dtype) return src;
-  Tensor out = rn::empty(t.shape, dt, t.device());
+  Tensor out = out_like(dt);
   enqueue(t.device(), [out, src] {
     cpu::cast(out.raw(), (int32_t)out.dtype, src.raw(), (int32_t)src.dtype, src.numel());
   });

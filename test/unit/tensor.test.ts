@@ -135,3 +135,10 @@ describe('threads', () => {
     expect(maxd).toBeLessThan(1e-4);
   });
 });
+
+test('to(dtype) keeps channels-last memory', () => {
+  const x = rn.arange(24).reshape([1, 2, 3, 4]).toChannelsLast();
+  const i = x.to('int32');
+  expect(i.isChannelsLast()).toBe(true);
+  expect(i.toArray()).toEqual(rn.arange(24).reshape([1, 2, 3, 4]).to('int32').toArray());
+});
