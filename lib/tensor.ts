@@ -8,6 +8,7 @@ import { track, keep, Scope, _handleCreated, _handleReleased } from './memory';
 import type { GradNode } from './autograd';
 import * as F from './functional';
 import * as A from './autograd';
+import { _take } from './random';
 
 export type DType = 'float32' | 'int32' | 'uint8' | 'int64' | 'bfloat16' | 'float16';
 
@@ -472,7 +473,6 @@ export function zerosLike(t: Tensor): Tensor {
 export function onesLike(t: Tensor): Tensor {
   return ones(t.shape, { dtype: t.dtype, device: t.device });
 }
-import { _take } from './random';
 /** Uniform in [low, high), from the seeded generator. */
 /** Options of rand/randn: an object, float32 only, numeric distribution parameters. */
 function randOpts(op: string, opts: unknown, keys: [string, string]): void {

@@ -134,7 +134,7 @@ void axpy_(const Tensor& y, const Tensor& x0, float alpha) {
   check_device(y, x0, "add_", "self", "other");
   RN_CHECK_SHAPE(y.shape == x0.shape, "add_: self has shape ", shape_str(y.shape), " but other has ", shape_str(x0.shape));
   if (!(y.is_contiguous() || y.is_channels_last())) throw_shape("add_: self must be dense");
-  Tensor x = same_layout(x0, y) ? x0 : x0;
+  Tensor x = x0;
   if (!same_layout(x, y)) {  // bring other into self's layout
     Tensor t = empty_strided_like(y, DType::F32);
     copy_(t, x0);
