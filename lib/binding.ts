@@ -91,6 +91,10 @@ export interface Binding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   pending(): number;
+  profileStart(): void;
+  profileStop(): ProfileRow[];
+  profileSnapshot(): ProfileRow[];
+  profileEnabled(): boolean;
   // optimisers (native/binding/ops_optim.cc): one call per parameter group, updates in place
   sgdStep(params: Handle[], grads: Handle[], bufs: NH[], init: boolean[], lr: number, momentum: number, dampening: number, weightDecay: number, nesterov: boolean, maximize: boolean): void;
   adamwStep(params: Handle[], grads: Handle[], expAvgs: Handle[], expAvgSqs: Handle[], maxExpAvgSqs: Handle[] | null, steps: number[], lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, amsgrad: boolean, maximize: boolean): void;
@@ -119,7 +123,7 @@ export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, eq: 6,
 export const ScalarOp = { add: 0, mul: 1, pow: 2, rsub: 3, rdiv: 4, max: 5, min: 6, eq: 7, gt: 8, lt: 9 } as const;
 
 /** The package root: the nearest folder above this file whose package.json is resnode's. */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = __dirname;
   for (;;) {
     try {
@@ -178,4 +182,17 @@ export function binding(): Binding {
 /** Where the addon was loaded from ('' before the first load). */
 export function bindingPath(): string {
   return loadedFrom;
+}
+
+/** One op name's totals from the native profiler (see lib/profiler.ts). */
+export interface ProfileRow {
+  name: string;
+  /** binding calls charged to this name (JS thread) */
+  calls: number;
+  /** CPU time the JS thread spent inside those calls (checks, allocation, enqueue or GPU launch; not waits) */
+  hostMs: number;
+  /** CPU stream jobs charged to this name */
+  jobs: number;
+  /** time the CPU stream thread spent running them (kernels) */
+  kernelMs: number;
 }

@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
 """PyTorch reference timings for resnode's benchmarks.
 
-Kernel part (bench/kernels, this file's only part so far): BatchNorm2d (training mode) -> [add the
-residual] -> ReLU, forward and forward+backward, channels-first and channels-last, at the shapes
-and thread count of bench/kernels/run.js, so its --compare-torch can print ratios. Two PyTorch
+Kernel part (`resnode bench kernels`, this file's only part so far): BatchNorm2d (training mode)
+-> [add the residual] -> ReLU, forward and forward+backward, channels-first and channels-last, at
+the shapes and thread count of that suite, so its --compare-torch can print ratios. Two PyTorch
 formulations are timed and the faster one is the comparison point:
   torch          y = relu(batch_norm(x) + r)                    (out of place)
   torch inplace  out = batch_norm(x); out += r; relu_(out)      (torchvision's BasicBlock)
 forward+backward runs y.backward(dy) with x, r, weight and bias requiring grad (eager autograd,
-what a PyTorch user gets). Before every repetition a 64 MiB tensor is read, as bench/kernels does
+what a PyTorch user gets). Before every repetition a 64 MiB tensor is read, as the kernel suite does
 with benchFlush, so neither side starts with its operands in cache.
 
 Usage (Debian's interpreter has torch 1.13 CPU; the python3 first on PATH may not):
   /usr/bin/python3 bench/e2e/torch_ref.py [--threads 2] [--reps 15] [--warmup 3] [--flush-mb 64]
                                           [--json] [--cases FILE|-] [--kernels-only] [--serve]
---cases takes the JSON list bench/kernels sends ([{key, variant, pass, shape, layout}]); without it
+--cases takes the JSON list the kernel suite sends ([{key, variant, pass, shape, layout}]); without it
 the default kernel cases are run. Output: a table, or with --json
   {"torch": version, "threads": n, "results": [{"key", "impl", "times_ms": [...]}]}
 """
@@ -91,7 +91,7 @@ def kernel_case(case, reps, warmup, flush):
 
 def serve(flush):
     """--serve: one JSON request per stdin line, {"case": {...}, "reps": n, "warmup": n}; one JSON
-    line back, {"key", "results": {impl: [ms, ...]}}. bench/kernels uses this to alternate
+    line back, {"key", "results": {impl: [ms, ...]}}. `resnode bench kernels` uses this to alternate
     resnode and PyTorch case by case, with both processes alive but only one running."""
     for line in sys.stdin:
         line = line.strip()

@@ -1,19 +1,18 @@
 /**
- * Kernel benchmarks. Build and run (from the repository root):
- *   npx cmake-js compile --out build && npx tsc -p bench/tsconfig.json
- *   node bench/dist/bench/kernels/run.js                 # table
- *   node bench/dist/bench/kernels/run.js --json          # machine-readable
- *   node bench/dist/bench/kernels/run.js --compare-torch # + PyTorch (bench/e2e/torch_ref.py), alternating rounds
+ * The kernel benchmarks from a checkout, without the CLI: the same code as `resnode bench kernels`
+ * (lib/cli/bench_kernels.ts, lib/bench/), compiled by `npx tsc -p bench/tsconfig.json`:
+ *   node bench/dist/bench/kernels/run.js [--json] [--compare-torch] [--quick] ...   (--help: all options)
+ * The library's loader finds the addon in the repository's build/Release (or RESNODE_ADDON).
  * See bench/README.md for what is measured and how.
  */
-import * as path from 'path';
+import { benchKernels } from '../../lib/cli/bench_kernels';
 
-// The compiled library lives in bench/dist/lib, so point its loader at the repository's build.
-process.env.RESNODE_ADDON ??= path.resolve(__dirname, '../../../../build/Release/resnode.node');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-require('./main')
-  .main(process.argv.slice(2))
-  .catch((e: Error) => {
-    console.error(e);
-    process.exit(1);
-  });
+benchKernels(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error & { code?: string }) => {
+    console.error(`bench kernels: ${e.message}${e.code ? ` [${e.code}]` : ''}`);
+    process.exitCode = e.code === 'ERR_RN_ARG' || e.code === 'ERR_RN_RANGE' ? 2 : 1;
+  },
+);

@@ -5,7 +5,7 @@
  * definition), then times it (warm-up, repetitions, median and spread; the stream is gated so the
  * time is the kernels' own) and reports ms, GFLOP/s or GB/s and the percentage of this machine's
  * peak as the suite measures it (DRAM bandwidth from a triad, GEMM FLOP/s from a 2048^3 product).
- * The fused BN kernels have their own suite: bench/kernels (see bench/README.md).
+ * The fused BN kernels have their own suite: `resnode bench kernels` (bench_kernels.ts, bench/README.md).
  */
 import { spawnSync } from 'child_process';
 import * as rn from '../index';

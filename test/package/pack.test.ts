@@ -1,4 +1,5 @@
-// Packaging: `npm pack` ships the prebuilt binary, JS and types and nothing superfluous; the
+// Packaging: `npm pack` ships the prebuilt binary, JS and types, the PyTorch reference scripts of
+// `resnode bench --compare-torch` (with bench/README.md), and nothing superfluous; the
 // tarball installs with --ignore-scripts into a fresh folder and works there with no compiler on
 // the PATH — CommonJS require, ESM import, TypeScript types, and `npx resnode doctor`.
 import { execFileSync } from 'child_process';
@@ -41,7 +42,11 @@ test('the tarball holds the binary, JS, types and sources — nothing else', () 
   expect(names).toContain('dist/cli/main.js');
   expect(names).toContain('package.json');
   expect(names).toContain('README.md');
-  const allowed = /^(dist\/.*\.(js|mjs|d\.ts|d\.mts)|prebuilds\/linux-x64\/resnode\.node|native\/.*\.(cc|h|cu|json|map)|CMakeLists\.txt|README\.md|LICENSE|package\.json)$/;
+  // the PyTorch references of `resnode bench ... --compare-torch`, found from the package root
+  expect(names).toContain('bench/e2e/torch_ref.py');
+  expect(names).toContain('bench/e2e/torch_train.py');
+  expect(names).toContain('bench/README.md');
+  const allowed = /^(dist\/.*\.(js|mjs|d\.ts|d\.mts)|prebuilds\/linux-x64\/resnode\.node|native\/.*\.(cc|h|cu|json|map)|bench\/e2e\/[a-z0-9_]+\.py|CMakeLists\.txt|(bench\/)?README\.md|LICENSE|package\.json)$/;
   for (const n of names) expect(n).toMatch(allowed);
   expect(names.some((n) => n.startsWith('test/') || n.startsWith('build/') || n.startsWith('node_modules/'))).toBe(false);
   // compressed size: the static OpenBLAS (all CPU kernels) dominates
@@ -118,6 +123,14 @@ describe('installed from the tarball with --ignore-scripts and no compiler', () 
     `);
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), 'typed.ts', 'typed.mts'], { cwd: app, env });
+  });
+
+  test('npx resnode bench kernels runs the fused-kernel suite; its PyTorch reference is in the package', () => {
+    const argv = ['--no-install', 'resnode', 'bench', 'kernels', '--quick', '--json', '--reps', '2', '--copy-mb', '16', '--filter', 'bn+relu fwd 128x64x8x8 NCHW'];
+    const out = JSON.parse(run('npx', argv, { cwd: app, env }));
+    expect(out.ok).toBe(true);
+    expect(out.rows.map((r: { impl: string }) => r.impl)).toContain('unfused');
+    expect(fs.existsSync(path.join(app, 'node_modules', 'resnode', 'bench', 'e2e', 'torch_ref.py'))).toBe(true);
   });
 
   test('npx resnode doctor passes its self-test', () => {

@@ -1472,6 +1472,13 @@ export function cliCorpus(): Case[] {
     C('cli bench train: --rounds 0', () => cli(['bench', 'train', '--cases', 'resnet20', '--rounds', '0']), R('bench --rounds')),
     C('cli bench train: --warmup -1', () => cli(['bench', 'train', '--cases', 'resnet20', '--warmup', '-1']), R('bench --warmup')),
     C('cli bench train: --steps 1.5', () => cli(['bench', 'train', '--cases', 'resnet20', '--steps', '1.5']), R('bench --steps')),
+    C('cli bench: an unknown subcommand', () => cli(['bench', 'nope']), A('unknown subcommand "nope"')),
+    C('cli bench kernels: --filter matching no case', () => cli(['bench', 'kernels', '--filter', 'nope']), A('--filter "nope" matches no case')),
+    C('cli bench kernels: a stray argument', () => cli(['bench', 'kernels', 'fwd']), A('unexpected argument "fwd"')),
+    C('cli bench kernels: --reps 0', () => cli(['bench', 'kernels', '--reps', '0']), R('bench kernels --reps')),
+    C('cli bench kernels: --copy-mb 0', () => cli(['bench', 'kernels', '--copy-mb', '0']), R('bench kernels --copy-mb')),
+    C('cli bench kernels: --threads 0.5', () => cli(['bench', 'kernels', '--threads', '0.5']), R('bench kernels --threads')),
+    C('cli bench kernels: --compare-torch without a python', () => cli(['bench', 'kernels', '--compare-torch', '--python', '/nonexistent/python3', '--filter', 'bn+relu fwd 128x64x8x8 NCHW']), E('ERR_RN_LOAD', /needs a python with torch/)),
     C('cli doctor: --json', () => cli(['doctor', '--json']), 'ok'),
   ];
 }

@@ -13,12 +13,9 @@
  * them alike.
  */
 import * as os from 'os';
-import * as path from 'path';
-import { spawn, ChildProcessWithoutNullStreams } from 'child_process';
-import type * as RN from '../../lib';
-import { binding, Binding, Handle, NativeTensor } from '../../lib/binding';
-
-export const ROOT = path.resolve(__dirname, '../../../..');
+import type * as RN from '../index';
+import type { Binding, Handle } from '../binding';
+import type { TorchResult } from './torch_ref';
 
 export interface Impl {
   /** e.g. 'fused', 'fused v1', 'unfused' */
@@ -58,51 +55,6 @@ export interface Options {
   threads: number | null;
   copyBytes: number;
   python: string;
-}
-
-export function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    json: false,
-    compareTorch: false,
-    reps: 15,
-    warmup: 3,
-    rounds: 1,
-    filter: null,
-    flushBytes: 64 << 20,
-    threads: null,
-    copyBytes: 256 << 20,
-    python: '/usr/bin/python3',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--json') o.json = true;
-    else if (a === '--compare-torch') o.compareTorch = true;
-    else if (a === '--reps') o.reps = Number(val());
-    else if (a === '--warmup') o.warmup = Number(val());
-    else if (a === '--rounds') o.rounds = Number(val());
-    else if (a === '--filter') o.filter = val();
-    else if (a === '--no-flush') o.flushBytes = 0;
-    else if (a === '--threads') o.threads = Number(val());
-    else if (a === '--copy-mb') o.copyBytes = Number(val()) << 20;
-    else if (a === '--python') o.python = val();
-    else if (a === '--quick') {
-      o.reps = 5;
-      o.warmup = 1;
-    } else if (a === '--help' || a === '-h') {
-      console.log(
-        'usage: node bench/dist/bench/kernels/run.js [--json] [--compare-torch] [--reps N] [--warmup N] [--rounds N]\n' +
-          '       [--filter SUBSTR] [--no-flush] [--threads N] [--copy-mb N] [--python PATH] [--quick]',
-      );
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a} (see --help)`);
-  }
-  if (o.compareTorch && o.rounds < 2) o.rounds = 2;
-  return o;
 }
 
 // ---- statistics ----
@@ -206,85 +158,6 @@ export function timeGroup(B: Binding, g: Group, o: Options): Record<string, numb
   return out;
 }
 
-// ---- PyTorch reference (bench/e2e/torch_ref.py --serve) ----
-export interface TorchResult {
-  ok: boolean;
-  error?: string;
-  torch?: string;
-  threads?: number;
-  /** key -> impl ('torch', 'torch inplace') -> times */
-  times: Record<string, Record<string, number[]>>;
-}
-/**
- * A PyTorch process that times one case per request, so the runner can alternate resnode and
- * PyTorch case by case (both processes alive, only one of them running). Two are started: one
- * with libgomp's default spin-then-sleep wait policy (what users get; on a busy 2-core machine its
- * spinning threads lose whole scheduler slices, 20-130 ms outliers on a 0.1 ms op) and one with
- * OMP_WAIT_POLICY=passive (no such outliers, but slower wake-ups on small ops); the comparison
- * point is the fastest PyTorch time of either.
- */
-export class TorchServer {
-  private proc: ChildProcessWithoutNullStreams;
-  private buf = '';
-  private waiting: ((line: string) => void)[] = [];
-  private lines: string[] = [];
-  private failed: string | null = null;
-  readonly result: TorchResult = { ok: true, times: {} };
-
-  constructor(o: Options, threads: number, private readonly suffix = '', env: NodeJS.ProcessEnv = process.env) {
-    const script = path.join(ROOT, 'bench', 'e2e', 'torch_ref.py');
-    this.proc = spawn(o.python, [script, '--serve', '--threads', String(threads), '--flush-mb', String(o.flushBytes >> 20)], { env });
-    let err = '';
-    this.proc.stderr.on('data', (d) => (err += d.toString()));
-    this.proc.on('error', (e) => this.fail(e.message));
-    this.proc.on('exit', (code) => {
-      if (code !== 0) this.fail(`exited with ${code}: ${err.slice(-2000)}`);
-    });
-    this.proc.stdout.on('data', (d) => {
-      this.buf += d.toString();
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        const w = this.waiting.shift();
-        if (w) w(line);
-        else this.lines.push(line);
-      }
-    });
-  }
-  private fail(msg: string): void {
-    this.failed ??= msg;
-    this.result.ok = false;
-    this.result.error = msg;
-    for (const w of this.waiting.splice(0)) w('');
-  }
-  private next(): Promise<string> {
-    if (this.lines.length) return Promise.resolve(this.lines.shift()!);
-    if (this.failed) return Promise.resolve('');
-    return new Promise((res) => this.waiting.push(res));
-  }
-  async start(): Promise<boolean> {
-    const hello = await this.next();
-    if (!hello) return false;
-    const h = JSON.parse(hello) as { torch: string; threads: number };
-    this.result.torch = h.torch;
-    this.result.threads = h.threads;
-    return true;
-  }
-  async time(g: Group, reps: number, warmup: number): Promise<void> {
-    if (this.failed) return;
-    const c = { key: g.key, variant: g.variant, pass: g.pass, shape: g.shape, layout: g.layout };
-    this.proc.stdin.write(JSON.stringify({ case: c, reps, warmup }) + '\n');
-    const line = await this.next();
-    if (!line) return;
-    const r = JSON.parse(line) as { key: string; results: Record<string, number[]> };
-    for (const [impl, ts] of Object.entries(r.results)) ((this.result.times[r.key] ??= {})[impl + this.suffix] ??= []).push(...ts);
-  }
-  close(): void {
-    this.proc.stdin.end();
-  }
-}
-
 // ---- reporting ----
 export interface Row {
   key: string;
@@ -322,7 +195,7 @@ export function table(rows: Row[], m: Machine, m2: Machine | null, torch: TorchR
   if (torch) lines.push(torch.ok ? `PyTorch ${torch.torch}, ${torch.threads} threads (bench/e2e/torch_ref.py)` : `PyTorch reference failed: ${torch.error}`);
   lines.push('');
   const hdr = ['case', 'impl', 'min ms', 'median', 'p10-p90', 'GB/s', '%peak', 'vs unfused', 'vs torch'];
-  const w = [40, 14, 8, 8, 13, 6, 6, 10, 9];
+  const w = [40, Math.max(14, ...rows.map((r) => r.impl.length)), 8, 8, 13, 6, 6, 10, 9];
   lines.push(hdr.map((h, i) => pad(h, w[i], i >= 2)).join(' '));
   lines.push(w.map((n) => '-'.repeat(n)).join(' '));
   let last = '';
@@ -349,5 +222,3 @@ export function table(rows: Row[], m: Machine, m2: Machine | null, torch: TorchR
   return lines.join('\n');
 }
 
-export { binding };
-export type { NativeTensor };

@@ -16,8 +16,8 @@
  *            pass 2 reads g, x and writes dx                                  = 7 E (both variants)
  *   fwd+bwd  11 E (bn+add+relu), 10 E (bn+relu)
  */
-import type * as RN from '../../lib';
-import { BinaryOp, Binding, Handle, NativeTensor, Unary } from '../../lib/binding';
+import type * as RN from '../index';
+import { BinaryOp, Binding, Handle, NativeTensor, Unary } from '../binding';
 import type { Group, Impl } from './harness';
 
 export const SHAPES: number[][] = [
