@@ -24,6 +24,7 @@ export { setFusion, getFusion } from './fusion';
 export * as models from './models';
 export * as io from './io';
 export * as probe from './probe';
+export * as profiler from './profiler';
 export * as data from './data';
 export * as optim from './optim';
 export {

@@ -43,7 +43,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   rn::binding::register_fused(env, exports);
   rn::binding::register_optim(env, exports);
   rn::binding::register_cuda(env, exports);
-  exports.Set("buildInfo", Napi::Function::New(env, rn::binding::guarded<BuildInfo>, "buildInfo"));
+  exports.Set("buildInfo", RN_FN(env, BuildInfo));
   // A worker thread (or the process) going away must not leave ops touching its buffers.
   napi_add_env_cleanup_hook(env, [](void*) { rn::stream_for(rn::Device::CPU).sync(); }, nullptr);
   // Reads from the GPU copy into JS buffers on the "cuda" host stream: let them finish too.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 #include "../core/error.h"
+#include "../core/profile.h"
 
 namespace rn {
 namespace binding {
@@ -46,10 +47,19 @@ inline void throw_coded(napi_env env, const std::string& code, const std::string
 
 // Runs an N-API entry point, converting RnError / std::exception into a thrown JS error. No C++
 // exception leaves it (see throw_coded).
+// The function's name travels as its callback data (RN_FN), for the profiler.
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   try {
+    if (profile::enabled()) {
+      const char* name = static_cast<const char*>(info.Data());
+      profile::set_current(name);
+      const int64_t t0 = profile::thread_cpu_ns();
+      Napi::Value v = F(info);
+      profile::record_host(profile::current(), profile::thread_cpu_ns() - t0);  // as refined by the op
+      return v;
+    }
     return F(info);
   } catch (const RnError& e) {
     throw_coded(env, e.code, e.what(), e.kind);
@@ -68,6 +78,9 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
   }
   return Napi::Value();
 }
+
+// Registers a guarded entry point under its C++ name (which also names it to the profiler).
+#define RN_FN(env, name) Napi::Function::New(env, ::rn::binding::guarded<name>, #name, const_cast<char*>(#name))
 
 }  // namespace binding
 }  // namespace rn

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <unistd.h>
 #include "errors.h"
+#include "../core/profile.h"
 #include "tensor_wrap.h"
 #include "../ops/ops.h"
 #include "../core/parallel.h"
@@ -393,15 +394,36 @@ V setNumThreads(const CI& info) {
   return info.Env().Undefined();
 }
 V getNumThreads(const CI& info) { return Napi::Number::New(info.Env(), num_threads()); }
+V profileRows(Napi::Env env, const std::vector<profile::Row>& rows) {
+  Napi::Array a = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", rows[i].name);
+    o.Set("calls", (double)rows[i].calls);
+    o.Set("hostMs", rows[i].host_ns / 1e6);
+    o.Set("jobs", (double)rows[i].jobs);
+    o.Set("kernelMs", rows[i].kernel_ns / 1e6);
+    a.Set(i, o);
+  }
+  return a;
+}
+V profileStart(const CI& info) {
+  profile::start();
+  return info.Env().Undefined();
+}
+V profileStop(const CI& info) { return profileRows(info.Env(), profile::stop()); }
+V profileSnapshot(const CI& info) { return profileRows(info.Env(), profile::snapshot()); }
+V profileEnabled(const CI& info) { return Napi::Boolean::New(info.Env(), profile::enabled()); }
 V pending(const CI& info) { return Napi::Number::New(info.Env(), (double)stream_for(Device::CPU).pending()); }
 
 }  // namespace
 
 void register_ops(Napi::Env env, Napi::Object exports) {
-#define RN_EXPORT(name) exports.Set(#name, Napi::Function::New(env, guarded<name>, #name))
+#define RN_EXPORT(name) exports.Set(#name, RN_FN(env, name))
   RN_EXPORT(fromBuffer); RN_EXPORT(empty); RN_EXPORT(dispose); RN_EXPORT(isLive); RN_EXPORT(readSync); RN_EXPORT(readAsync);
   RN_EXPORT(syncDevice); RN_EXPORT(view); RN_EXPORT(contiguous); RN_EXPORT(toChannelsLast); RN_EXPORT(copy_); RN_EXPORT(castTo);
   RN_EXPORT(fill_); RN_EXPORT(rand_);
+  RN_EXPORT(profileStart); RN_EXPORT(profileStop); RN_EXPORT(profileSnapshot); RN_EXPORT(profileEnabled);
   RN_EXPORT(unary); RN_EXPORT(unaryBackward); RN_EXPORT(binary); RN_EXPORT(scalar); RN_EXPORT(axpy_);
   RN_EXPORT(dropoutForward); RN_EXPORT(dropoutBackward);
   RN_EXPORT(sum); RN_EXPORT(maxDim); RN_EXPORT(matmul);

@@ -269,7 +269,7 @@ V _cudaAdamwStep(const CI& info) {
 }  // namespace
 
 void register_cuda(Napi::Env env, Napi::Object exports) {
-#define RN_EXPORT(name) exports.Set(#name, Napi::Function::New(env, guarded<name>, #name))
+#define RN_EXPORT(name) exports.Set(#name, RN_FN(env, name))
   RN_EXPORT(cudaInfo); RN_EXPORT(cudaDeviceProperties); RN_EXPORT(cudaEmptyCache); RN_EXPORT(cudaResetPeak);
   RN_EXPORT(cudaLibraries); RN_EXPORT(cudaSynchronize); RN_EXPORT(cudaSetAllowTF32); RN_EXPORT(toDevice);
   RN_EXPORT(_cudaBnAddReluForward); RN_EXPORT(_cudaBnAddReluBackward); RN_EXPORT(_cudaSgdStep); RN_EXPORT(_cudaAdamwStep);

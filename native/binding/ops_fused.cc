@@ -272,7 +272,7 @@ V benchEnd(const CI& info) {
 }  // namespace
 
 void register_fused(Napi::Env env, Napi::Object exports) {
-#define RN_FUSED_EXPORT(name) exports.Set(#name, Napi::Function::New(env, guarded<name>, #name))
+#define RN_FUSED_EXPORT(name) exports.Set(#name, RN_FN(env, name))
   RN_FUSED_EXPORT(bnAddReluForward);
   RN_FUSED_EXPORT(bnAddReluBackward);
   RN_FUSED_EXPORT(bnAddReluVersion);

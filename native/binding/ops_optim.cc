@@ -97,7 +97,7 @@ V emptyLike(const CI& info) { return wrap(info.Env(), ops::empty_like(tensor_arg
 }  // namespace
 
 void register_optim(Napi::Env env, Napi::Object exports) {
-#define RN_EXPORT(name) exports.Set(#name, Napi::Function::New(env, guarded<name>, #name))
+#define RN_EXPORT(name) exports.Set(#name, RN_FN(env, name))
   RN_EXPORT(sgdStep); RN_EXPORT(adamwStep); RN_EXPORT(clipGradNorm); RN_EXPORT(emptyLike);
 #undef RN_EXPORT
 }

@@ -1,4 +1,5 @@
 #include "stream.h"
+#include "profile.h"
 #include <cstdlib>
 #include <exception>
 
@@ -34,7 +35,7 @@ uint64_t Stream::enqueue(std::function<void()> fn) {
   cv_done_.wait(g, [&] { return q_.size() < kMaxPending && (inflight_ + bytes <= max_inflight_ || q_.empty()); });
   uint64_t s = next_++;
   inflight_ += bytes;
-  q_.push_back(Job{s, bytes, std::move(fn)});
+  q_.push_back(Job{s, bytes, profile::current(), std::move(fn)});
   cv_work_.notify_one();
   return s;
 }
@@ -72,7 +73,13 @@ void Stream::loop() {
     }
     std::string code, msg;
     try {
-      job.fn();
+      if (profile::enabled()) {
+        const int64_t t0 = profile::now_ns();
+        job.fn();
+        profile::record_kernel(job.name, profile::now_ns() - t0);
+      } else {
+        job.fn();
+      }
     } catch (const RnError& e) {
       code = e.code; msg = e.what();
     } catch (const std::bad_alloc&) {

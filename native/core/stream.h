@@ -30,6 +30,7 @@ class Stream {
   struct Job {
     uint64_t seq;
     int64_t bytes;  // memory allocated for this op's outputs at dispatch
+    const char* name;  // for the profiler (the binding call that queued it)
     std::function<void()> fn;
   };
   void loop();

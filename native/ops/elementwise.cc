@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "../core/profile.h"
 #include "../cuda/backend.h"
 
 namespace rn {
@@ -33,6 +34,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
 
 Tensor unary(cpu::Unary op, const Tensor& x0) {
   const char* name = unary_name(op);
+  if (profile::enabled()) profile::set_current(name);
   check_f32(x0, name, "input");
   Tensor x = dense(x0), y = out_like(x);
   if (x.device() == Device::CUDA) {
@@ -84,6 +86,7 @@ Tensor unary_backward(cpu::Unary op, const Tensor& dy0, const Tensor& x0, const 
 
 Tensor binary(cpu::Binary op, const Tensor& a0, const Tensor& b0) {
   const char* name = binary_name(op);
+  if (profile::enabled()) profile::set_current(name);
   check_f32(a0, name, "input");
   check_f32(b0, name, "other");
   check_device(a0, b0, name, "input", "other");
