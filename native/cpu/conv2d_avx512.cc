@@ -693,12 +693,13 @@ RN_AVX512 inline void wino_a(const __m512 g[4], __m512 u[6]) {  // u = A g (A = 
   u[5] = g[3];
 }
 
-// V[(a*6 + b) * vps] = (B^T d B)[a][b] for the 6x6 tile d at src (rows rs apart, columns 16 apart).
-RN_AVX512 void wino_in_tile(float* V, int64_t vps, const float* src, int64_t rs) {
+// V[(a*6 + b) * vps] = (B^T d B)[a][b] for the 6x6 tile d at src (rows rs apart, columns cs apart:
+// 16 in the blocked scratch, C when read straight from an NHWC tensor).
+RN_AVX512 void wino_in_tile(float* V, int64_t vps, const float* src, int64_t rs, int64_t cs = 16) {
   __m512 t[6][6];
   for (int j = 0; j < 6; j++) {
     __m512 d[6], v[6];
-    for (int i = 0; i < 6; i++) d[i] = _mm512_load_ps(src + i * rs + j * 16);
+    for (int i = 0; i < 6; i++) d[i] = _mm512_loadu_ps(src + i * rs + j * cs);
     wino_bt(d, v);
     for (int a = 0; a < 6; a++) t[a][j] = v[a];
   }
@@ -836,7 +837,36 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
   float* V = t_v.get((size_t)(36 * vps));
   float* M = t_m.get((size_t)(36 * T * c.Kpad));
   int64_t tile = 0;
-  for (int64_t g = g0; g < g1;) {  // input transforms, one image segment at a time
+  // NHWC input made of whole 16-channel blocks is already in the scratch's pixel-major order:
+  // interior tiles are transformed straight from the tensor and only border tiles go through a
+  // zero-padded 6x6 copy, which saves writing and re-reading a padded copy of the whole band.
+  const bool direct = c.in.cl && c.C % 16 == 0;
+  for (int64_t g = g0; g < g1 && direct;) {
+    const int64_t n = g / c.ntr, tr0 = g % c.ntr, tr1 = std::min(c.ntr, tr0 + (g1 - g));
+    const int64_t H = c.in.H, W = c.in.W, C = c.C;
+    for (int64_t tr = tr0; tr < tr1; tr++)
+      for (int64_t tc = 0; tc < c.ntc; tc++, tile++) {
+        const int64_t r0 = tr * 4 - c.pad_h, q0 = tc * 4 - c.pad_w;
+        const bool inside = r0 >= 0 && r0 + 6 <= H && q0 >= 0 && q0 + 6 <= W;
+        for (int cb = 0; cb < c.ncb; cb++) {
+          float* v = V + (cb * T + tile) * 16;
+          if (inside) {
+            wino_in_tile(v, vps, c.in.p + ((n * H + r0) * W + q0) * C + cb * 16, W * C, C);
+            continue;
+          }
+          alignas(64) float pad[6 * 6 * 16];
+          for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 6; j++) {
+              const int64_t h = r0 + i, w = q0 + j;
+              const bool ok = h >= 0 && h < H && w >= 0 && w < W;
+              _mm512_store_ps(pad + (i * 6 + j) * 16, ok ? _mm512_loadu_ps(c.in.p + ((n * H + h) * W + w) * C + cb * 16) : _mm512_setzero_ps());
+            }
+          wino_in_tile(v, vps, pad, 6 * 16);
+        }
+      }
+    g += tr1 - tr0;
+  }
+  for (int64_t g = g0; g < g1 && !direct;) {  // input transforms, one image segment at a time
     const int64_t n = g / c.ntr, tr0 = g % c.ntr, tr1 = std::min(c.ntr, tr0 + (g1 - g)), nrows = (tr1 - tr0) * 4 + 2;
     float* in = t_in.get((size_t)(nrows * rs));
     fill_blocked(in, c.in, n, 0, c.C, tr0 * 4 - c.pad_h, nrows, -c.pad_w, ncols);

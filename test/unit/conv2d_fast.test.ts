@@ -1,0 +1,100 @@
+/**
+ * The fast CPU convolutions (native/cpu/conv2d_avx512.cc: Winograd F(4x4,3x3) and direct kernels)
+ * against a float64 direct convolution written here, forward and both backward passes, in both
+ * memory formats. The shapes aim at the code paths: channel counts that are and are not whole
+ * 16-channel blocks (NHWC with whole blocks reads Winograd tiles straight from the tensor, only
+ * border tiles are padded), images smaller than a tile, sizes that are not multiples of 4, padding
+ * 0..2, stride 2, more images than one work item. Tolerance: 1e-4 of the largest |reference|
+ * (Winograd's float32 error is ~1e-6..1e-5 of the output magnitude).
+ */
+import * as rn from '../../lib';
+import { expectClose } from '../helpers/compare';
+
+const TOL = 1e-4;
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296 - 0.5;
+  };
+}
+const randArr = (n: number, r: () => number) => Float32Array.from({ length: n }, r);
+
+/** float64 direct convolution on NCHW arrays: y, and dx / dw for a given dy. */
+function reference(x: Float32Array, w: Float32Array, dy: Float32Array | null, N: number, C: number, H: number, W: number, K: number, pad: number, stride: number) {
+  const P = Math.floor((H + 2 * pad - 3) / stride) + 1, Q = Math.floor((W + 2 * pad - 3) / stride) + 1;
+  const y = new Float64Array(N * K * P * Q), dx = new Float64Array(N * C * H * W), dw = new Float64Array(K * C * 9);
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++)
+      for (let p = 0; p < P; p++)
+        for (let q = 0; q < Q; q++) {
+          const yi = ((n * K + k) * P + p) * Q + q;
+          const g = dy ? dy[yi] : 0;
+          let acc = 0;
+          for (let c = 0; c < C; c++)
+            for (let r = 0; r < 3; r++) {
+              const h = p * stride + r - pad;
+              if (h < 0 || h >= H) continue;
+              for (let s = 0; s < 3; s++) {
+                const ww = q * stride + s - pad;
+                if (ww < 0 || ww >= W) continue;
+                const xi = ((n * C + c) * H + h) * W + ww, wi = ((k * C + c) * 3 + r) * 3 + s;
+                acc += x[xi] * w[wi];
+                if (dy) {
+                  dx[xi] += g * w[wi];
+                  dw[wi] += g * x[xi];
+                }
+              }
+            }
+          y[yi] = acc;
+        }
+  return { y, dx, dw, P, Q };
+}
+
+const cases: [number, number, number, number, number, number, number][] = [
+  // N, C, H, W, K, pad, stride
+  [2, 16, 8, 8, 16, 1, 1],
+  [3, 16, 13, 11, 16, 1, 1],
+  [1, 32, 5, 7, 32, 1, 1],
+  [2, 32, 9, 10, 64, 0, 1],
+  [1, 16, 2, 3, 16, 2, 1],
+  [2, 48, 6, 6, 24, 1, 1],
+  [1, 16, 1, 1, 16, 1, 1],
+  [2, 20, 7, 9, 17, 1, 1],
+  [5, 16, 16, 16, 32, 1, 1],
+  [2, 16, 9, 8, 32, 1, 2],
+  [1, 3, 10, 10, 16, 1, 1],
+];
+
+describe('fast conv2d vs a float64 direct convolution', () => {
+  for (const [N, C, H, W, K, pad, stride] of cases) {
+    for (const layout of ['NCHW', 'NHWC'] as const) {
+      test(`x[${N},${C},${H},${W}] w[${K},${C},3,3] pad ${pad} stride ${stride} ${layout}`, () => {
+        const r = lcg(N * 1000 + C * 31 + H * 7 + W + K * 13 + pad + stride * 101);
+        const xa = randArr(N * C * H * W, r), wa = randArr(K * C * 9, r);
+        const { y, P, Q } = reference(xa, wa, null, N, C, H, W, K, pad, stride);
+        const dya = randArr(N * K * P * Q, r);
+        const ref = reference(xa, wa, dya, N, C, H, W, K, pad, stride);
+        rn.tidy(() => {
+          let x = rn.tensor(xa, { shape: [N, C, H, W] });
+          let w = rn.tensor(wa, { shape: [K, C, 3, 3] });
+          let dy = rn.tensor(dya, { shape: [N, K, P, Q] });
+          if (layout === 'NHWC') {
+            x = x.toChannelsLast();
+            w = w.toChannelsLast();
+            dy = dy.toChannelsLast();
+          }
+          x.requiresGrad = true;
+          w.requiresGrad = true;
+          const out = rn.F.conv2d(x, w, null, { padding: pad, stride });
+          expect(out.shape).toEqual([N, K, P, Q]);
+          expectClose(out.contiguous().dataSync() as Float32Array, y, { rtol: TOL, label: 'y' });
+          out.backward(dy);
+          expectClose(x.grad!.contiguous().dataSync() as Float32Array, ref.dx, { rtol: TOL, label: 'dx' });
+          expectClose(w.grad!.contiguous().dataSync() as Float32Array, ref.dw, { rtol: TOL, label: 'dw' });
+        });
+      });
+    }
+  }
+});
