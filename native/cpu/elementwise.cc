@@ -197,35 +197,69 @@ void fill_f32(float* out, float v, int64_t n) {
   parallel_for(n, kGrain, [&](int64_t b, int64_t e) { fill_k(out + b, v, e - b); });
 }
 
-void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int64_t>& shape,
-                  const std::vector<int64_t>& sd, const std::vector<int64_t>& ss) {
-  const int64_t nd = (int64_t)shape.size();
+namespace {
+// Dims of size 1 dropped and neighbours that are contiguous in both tensors merged, so a copy
+// between two views walks as few (and as long) rows as possible.
+void coalesce(std::vector<int64_t>& shape, std::vector<int64_t>& sd, std::vector<int64_t>& ss) {
+  std::vector<int64_t> sh, d, s;
+  for (size_t k = 0; k < shape.size(); k++) {
+    if (shape[k] == 1) continue;
+    if (!sh.empty() && d.back() == sd[k] * shape[k] && s.back() == ss[k] * shape[k]) {
+      sh.back() *= shape[k];
+      d.back() = sd[k];
+      s.back() = ss[k];
+      continue;
+    }
+    sh.push_back(shape[k]); d.push_back(sd[k]); s.push_back(ss[k]);
+  }
+  if (sh.empty()) { sh.push_back(1); d.push_back(1); s.push_back(1); }
+  shape.swap(sh); sd.swap(d); ss.swap(s);
+}
+template <class T>
+inline void copy_row(T* d, int64_t dd, const T* s, int64_t ds, int64_t n) {
+  if (dd == 1 && ds == 1) { std::memcpy(d, s, n * sizeof(T)); return; }
+  for (int64_t i = 0; i < n; i++) d[i * dd] = s[i * ds];  // constant strides: the compiler vectorises
+}
+}  // namespace
+
+void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int64_t>& shape0,
+                  const std::vector<int64_t>& sd0, const std::vector<int64_t>& ss0) {
   int64_t n = 1;
-  for (auto s : shape) n *= s;
+  for (auto v : shape0) n *= v;
   if (n == 0) return;
+  std::vector<int64_t> shape = shape0, sd = sd0, ss = ss0;
+  coalesce(shape, sd, ss);
+  const int64_t nd = (int64_t)shape.size();
   char* d = static_cast<char*>(dst);
   const char* s = static_cast<const char*>(src);
-  const int64_t inner = nd ? shape[nd - 1] : 1;
-  const int64_t idd = nd ? sd[nd - 1] : 1, iss = nd ? ss[nd - 1] : 1;
+  const int64_t inner = shape[nd - 1], idd = sd[nd - 1], iss = ss[nd - 1];
   const int64_t rows = n / inner;
   parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    // the multi-index of row r0, then stepped like an odometer (no division per row)
+    std::vector<int64_t> idx(nd, 0);
+    int64_t od = 0, os = 0;
+    for (int64_t k = nd - 2, rem = r0; k >= 0; k--) {
+      idx[k] = rem % shape[k];
+      rem /= shape[k];
+      od += idx[k] * sd[k];
+      os += idx[k] * ss[k];
+    }
     for (int64_t r = r0; r < r1; r++) {
-      int64_t rem = r, od = 0, os = 0;
-      for (int64_t k = nd - 2; k >= 0; k--) {
-        int64_t i = rem % shape[k];
-        rem /= shape[k];
-        od += i * sd[k];
-        os += i * ss[k];
-      }
       char* pd = d + od * es;
       const char* ps = s + os * es;
-      if (idd == 1 && iss == 1) { std::memcpy(pd, ps, inner * es); continue; }
-      if (es == 4) {
-        float* fd = reinterpret_cast<float*>(pd);
-        const float* fs = reinterpret_cast<const float*>(ps);
-        for (int64_t i = 0; i < inner; i++) fd[i * idd] = fs[i * iss];
-      } else {
-        for (int64_t i = 0; i < inner; i++) std::memcpy(pd + i * idd * es, ps + i * iss * es, es);
+      switch (es) {
+        case 4: copy_row(reinterpret_cast<uint32_t*>(pd), idd, reinterpret_cast<const uint32_t*>(ps), iss, inner); break;
+        case 2: copy_row(reinterpret_cast<uint16_t*>(pd), idd, reinterpret_cast<const uint16_t*>(ps), iss, inner); break;
+        case 8: copy_row(reinterpret_cast<uint64_t*>(pd), idd, reinterpret_cast<const uint64_t*>(ps), iss, inner); break;
+        default: copy_row(reinterpret_cast<uint8_t*>(pd), idd, reinterpret_cast<const uint8_t*>(ps), iss, inner); break;
+      }
+      for (int64_t k = nd - 2; k >= 0; k--) {
+        od += sd[k];
+        os += ss[k];
+        if (++idx[k] < shape[k]) break;
+        od -= sd[k] * shape[k];
+        os -= ss[k] * shape[k];
+        idx[k] = 0;
       }
     }
   });
