@@ -191,6 +191,32 @@ V _cudaBnAddReluBackward(const CI& info) {
   return a;
 }
 
+// _cudaBnAddReluVersion([v]): the fused BatchNorm kernels' generation for later launches (1, 2;
+// 0 = RESNODE_CUDA_BN's choice, v2 when unset); returns the one in use. ERR_RN_NO_CUDA without a GPU.
+V _cudaBnAddReluVersion(const CI& info) {
+  const char* op = "_cudaBnAddReluVersion";
+  const bool set = info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsNull();
+  const int64_t v = set ? int_arg(info, 0, op, "version") : 0;
+  if (v < 0 || v > 2)  // before the narrowing to int
+    throw RnError("ERR_RN_RANGE", cat(op, ": unknown kernel version ", v, " (0 = default, 1, 2)"), ErrKind::Range);
+  if (!cuda::available()) cuda::throw_unavailable(op);
+  if (set) cuda::set_bn_add_relu_version((int)v);
+  return Napi::Number::New(info.Env(), cuda::bn_add_relu_version());
+}
+// _cudaTimerBegin([spinMs]) / _cudaTimerEnd() -> GPU ms between them (benchmarks; see backend.h)
+V _cudaTimerBegin(const CI& info) {
+  const char* op = "_cudaTimerBegin";
+  const double ms = info.Length() > 0 && !info[0].IsUndefined() ? num_arg(info, 0, op, "spinMs") : 0.0;
+  if (!(ms >= 0 && ms <= 1000)) throw RnError("ERR_RN_RANGE", cat(op, ": spinMs must be in [0, 1000] but is ", ms), ErrKind::Range);
+  if (!cuda::available()) cuda::throw_unavailable(op);
+  cuda::timer_begin(ms);
+  return info.Env().Undefined();
+}
+V _cudaTimerEnd(const CI& info) {
+  if (!cuda::available()) cuda::throw_unavailable("_cudaTimerEnd");
+  return Napi::Number::New(info.Env(), cuda::timer_end());
+}
+
 std::vector<const Tensor*> tensors(const CI& info, size_t i, const char* op, const char* name, bool nullable) {
   if (!info[i].IsArray()) bad_arg(info[i], "an array of tensor handles", op, name);
   Napi::Array a = info[i].As<Napi::Array>();
@@ -273,6 +299,7 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
   RN_EXPORT(cudaInfo); RN_EXPORT(cudaDeviceProperties); RN_EXPORT(cudaEmptyCache); RN_EXPORT(cudaResetPeak);
   RN_EXPORT(cudaLibraries); RN_EXPORT(cudaSynchronize); RN_EXPORT(cudaSetAllowTF32); RN_EXPORT(toDevice);
   RN_EXPORT(_cudaBnAddReluForward); RN_EXPORT(_cudaBnAddReluBackward); RN_EXPORT(_cudaSgdStep); RN_EXPORT(_cudaAdamwStep);
+  RN_EXPORT(_cudaBnAddReluVersion); RN_EXPORT(_cudaTimerBegin); RN_EXPORT(_cudaTimerEnd);
 #undef RN_EXPORT
 }
 

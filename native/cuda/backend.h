@@ -158,6 +158,19 @@ void bn_add_relu_forward_eval(void* y, float* save_mean, float* save_invstd, con
 void bn_add_relu_backward(void* dx, void* dr, float* dgamma, float* dbeta, const void* dy, const void* y, const void* x,
                           const float* gamma, const float* save_mean, const float* save_invstd, int64_t N, int64_t C,
                           int64_t HW, bool cl, bool training, DType dt);
+// Kernel generation of the fused kernels above and of batchnorm_* (bn_add_relu.cu): 2 (default)
+// or 1 (the first kernels, kept to compare and to fall back on), chosen by RESNODE_CUDA_BN=v1|v2
+// (read once; another value is ERR_RN_ARG at the first BatchNorm on cuda). set_...(v) switches
+// for later launches (1, 2; 0 = back to the environment's choice); ERR_RN_RANGE otherwise.
+int bn_add_relu_version();
+void set_bn_add_relu_version(int v);
+
+// ---- benchmark timing (runtime.cu) ----
+// timer_begin queues a kernel that keeps the GPU busy for spin_ms (so the launches that follow
+// queue up behind it and then run back to back, free of host overhead) and records an event;
+// timer_end records another, waits for it and returns the GPU milliseconds between the two.
+void timer_begin(double spin_ms);
+double timer_end();
 
 // ---- pooling (pool.cu), NCHW float32: contracts of cpu::*pool2d_* ----
 void maxpool2d_forward(float* y, int32_t* idx, const float* x, const cpu::PoolParams& p);

@@ -78,6 +78,10 @@ RN_NO_CUDA(bn_add_relu_forward_eval, (void*, float*, float*, const void*, const 
                                       const float*, const float*, int64_t, int64_t, int64_t, bool, float, DType))
 RN_NO_CUDA(bn_add_relu_backward, (void*, void*, float*, float*, const void*, const void*, const void*, const float*,
                                   const float*, const float*, int64_t, int64_t, int64_t, bool, bool, DType))
+int bn_add_relu_version() { return 0; }
+RN_NO_CUDA(set_bn_add_relu_version, (int))
+RN_NO_CUDA(timer_begin, (double))
+double timer_end() { no_cuda("timer_end"); }
 RN_NO_CUDA(maxpool2d_forward, (float*, int32_t*, const float*, const cpu::PoolParams&))
 RN_NO_CUDA(maxpool2d_backward, (float*, const float*, const int32_t*, const cpu::PoolParams&))
 RN_NO_CUDA(avgpool2d_forward, (float*, const float*, const cpu::PoolParams&))

@@ -340,6 +340,40 @@ void synchronize() {
   check(cudaStreamSynchronize(ctx().stream), "a queued GPU op");
 }
 
+// ---- benchmark timing ----
+namespace {
+__device__ __forceinline__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+__global__ void spin_k(unsigned long long ns) {
+  const unsigned long long t0 = global_ns();
+  while (global_ns() - t0 < ns) {
+  }
+}
+cudaEvent_t g_timer[2] = {nullptr, nullptr};
+}  // namespace
+
+void timer_begin(double spin_ms) {
+  cudaStream_t s = stream();
+  for (cudaEvent_t& e : g_timer)
+    if (!e) check(cudaEventCreate(&e), "cudaEventCreate (timer)");
+  if (spin_ms > 0) {
+    spin_k<<<1, 1, 0, s>>>((unsigned long long)(spin_ms * 1e6));
+    check_launch("timer_begin");
+  }
+  check(cudaEventRecord(g_timer[0], s), "cudaEventRecord (timer)");
+}
+double timer_end() {
+  if (!g_timer[0]) throw RnError("ERR_RN_ARG", "cuda timer: timer_end without timer_begin");
+  check(cudaEventRecord(g_timer[1], stream()), "cudaEventRecord (timer)");
+  check(cudaEventSynchronize(g_timer[1]), "a queued GPU op");
+  float ms = 0.f;
+  check(cudaEventElapsedTime(&ms, g_timer[0], g_timer[1]), "cudaEventElapsedTime");
+  return ms;
+}
+
 void on_env_cleanup() {
   if (!g_initialized) return;
   stream_for(Device::CUDA).sync();  // reads still copying into JS buffers

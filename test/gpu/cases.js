@@ -113,6 +113,21 @@ function makeCases(rn, binding, opts = {}) {
   const cases = [];
   const add = (group, name, run, extra = {}) => cases.push({ group, name: `${group}: ${name}`, run, ...extra });
 
+  // BatchNorm kernel generations (bn_add_relu.cu, RESNODE_CUDA_BN): on a GPU every BatchNorm case
+  // runs with v1 and with v2; on the CPU (self-test) once.
+  const hasBnVersion = onGpu && typeof B()._cudaBnAddReluVersion === 'function';
+  const bnVersions = hasBnVersion ? [1, 2] : [0];
+  const bnTag = (v) => (v ? ` (v${v})` : '');
+  function withBnVersion(v, fn) {
+    if (!v) return fn();
+    B()._cudaBnAddReluVersion(v);
+    try {
+      return fn();
+    } finally {
+      B()._cudaBnAddReluVersion(0);
+    }
+  }
+
   // ================= memory: transfers, copies, casts, fills =================
   add('memory', 'to(cuda) / to(cpu) round trip for every dtype', () => {
     const out = [];
@@ -380,8 +395,9 @@ function makeCases(rn, binding, opts = {}) {
     });
 
   // ================= batch norm =================
+  for (const ver of bnVersions)
   for (const cl of [false, true])
-    add('batchnorm', `batchNorm2d train / eval forward and backward (${cl ? 'channels-last' : 'NCHW'})`, () => {
+    add('batchnorm', `batchNorm2d train / eval forward and backward (${cl ? 'channels-last' : 'NCHW'})${bnTag(ver)}`, () => withBnVersion(ver, () => {
       const out = [];
       for (const shape of [[8, 16, 10, 10], [4, 3, 7, 9], [32, 64, 4, 4]]) {
         const C = shape[1];
@@ -413,12 +429,15 @@ function makeCases(rn, binding, opts = {}) {
       const x2 = cpuT([50, 7]);
       out.push(...both('2-D input train', (xx) => wrapAll(B().batchNormForward(xx.h, null, null, null, null, true, 0.1, 1e-5)), [x2]));
       return out;
-    });
+    }));
 
   // ================= fused BatchNorm (+add) + ReLU (bn_add_relu.cu) =================
   // The GPU kernel through its test entry (_cudaBnAddReluForward / Backward) against the CPU fused
   // op; with bfloat16 / float16 storage, inputs are rounded to the storage type first and the
-  // results compared with the storage type's tolerance.
+  // results compared with the storage type's tolerance. The reference backward is given the
+  // device's y (as float32 on the host), so both sides take the same ReLU mask: a mask that differs
+  // where the two forwards put a pre-activation on either side of 0 (likely at large sizes even in
+  // float32) changes that element's dx by gamma * invstd * dy, an error of order max |dx|.
   const H = () => B();
   function fusedCase(shape, cl, residual, training, dtype) {
     const C = shape[1];
@@ -433,7 +452,6 @@ function makeCases(rn, binding, opts = {}) {
     const w = cpuT([C], 0.5, 1.5), b = cpuT([C]);
     const rmC = cpuT([C]), rvC = cpuT([C], 0.5, 2), rmG = toDev(rmC.clone()), rvG = toDev(rvC.clone());
     const [yc, mc, ic] = wrapAll(H().bnAddReluForward(x.h, nat(r), w.h, b.h, rmC.h, rvC.h, training, 0.1, 1e-5));
-    const [dxc, drc, dgc, dbc] = wrapAll(H().bnAddReluBackward(dy.h, yc.h, x.h, w.h, mc.h, ic.h, training, !!r));
     const st = (t) => (t ? (dtype === 'float32' ? toDev(t) : toDev(t).to(dtype)) : null);
     const fwdG = onGpu ? H()._cudaBnAddReluForward : H().bnAddReluForward;
     const bwdG = onGpu ? H()._cudaBnAddReluBackward : H().bnAddReluBackward;
@@ -441,6 +459,8 @@ function makeCases(rn, binding, opts = {}) {
     const [dxg, drg, dgg, dbg] = wrapAll(bwdG(st(dy).h, yg.h, st(x).h, toDev(w).h, mg.h, ig.h, training, !!r));
     const tol = dtype === 'bfloat16' ? BF16 : dtype === 'float16' ? F16 : F32;
     const f = (t) => (dtype === 'float32' ? t : t.to('float32'));
+    const yh = toCpu(f(yg));  // the device's y: the reference backward's ReLU mask
+    const [dxc, drc, dgc, dbc] = wrapAll(H().bnAddReluBackward(dy.h, yh.h, x.h, w.h, mc.h, ic.h, training, !!r));
     const out = [
       close(`${tag} y`, f(yg).contiguous(), yc.contiguous(), tol),
       close(`${tag} save_mean`, mg, mc, tol),
@@ -454,15 +474,27 @@ function makeCases(rn, binding, opts = {}) {
     if (cl) out.push({ name: `${tag} y stays channels-last`, err: yg.isChannelsLast() ? 0 : 1, tol: 0 });
     return out;
   }
-  for (const dtype of ['float32', 'bfloat16', 'float16'])
-    add('bn_add_relu', `fused kernels, ${dtype} storage`, () => {
-      const out = [];
-      for (const shape of [[8, 16, 10, 10], [4, 64, 7, 7], [2, 12, 5, 3]])
-        for (const cl of [false, true])
-          for (const residual of [false, true])
-            for (const training of [true, false]) out.push(...fusedCase(shape, cl, residual, training, dtype));
-      return out;
-    }, { needsCuda: dtype !== 'float32' });
+  for (const ver of bnVersions)
+    for (const dtype of ['float32', 'bfloat16', 'float16']) {
+      add('bn_add_relu', `fused kernels, ${dtype} storage${bnTag(ver)}`, () => withBnVersion(ver, () => {
+        const out = [];
+        for (const shape of [[8, 16, 10, 10], [4, 64, 7, 7], [2, 12, 5, 3]])
+          for (const cl of [false, true])
+            for (const residual of [false, true])
+              for (const training of [true, false]) out.push(...fusedCase(shape, cl, residual, training, dtype));
+        return out;
+      }), { needsCuda: dtype !== 'float32' });
+      // Sizes the small cases do not reach: 10^5 - 5 * 10^5 elements per channel (many blocks per
+      // channel, long per-thread sums), C not a multiple of 8 (every vector width: 16 / 8 bytes and
+      // scalar, NCHW with odd H * W), and [N, C] (HW = 1: the channels-last path).
+      add('bn_add_relu', `fused kernels at large N*H*W per channel, ${dtype} storage${bnTag(ver)}`, () => withBnVersion(ver, () => {
+        const out = [];
+        for (const shape of [[64, 12, 40, 40], [32, 6, 45, 45], [2, 3, 512, 512], [4096, 40]])
+          for (const cl of shape.length === 4 ? [false, true] : [false])
+            for (const training of [true, false]) out.push(...fusedCase(shape, cl, true, training, dtype));
+        return out;
+      }), { needsCuda: dtype !== 'float32' });
+    }
 
   // ================= pooling =================
   add('pool', 'max / avg / adaptive pooling forward and backward', () => {
