@@ -12,6 +12,7 @@
 // are too small to keep OpenBLAS's threads busy one image at a time) while the column buffer
 // stays bounded (~32 MB). col2im is written as a gather over input pixels, so threads never
 // write the same element.
+#include <memory>
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -281,9 +282,18 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
   if (use_direct() && conv2d_avx512_forward(y, x, w, bias, p)) return;
   conv2d_reference_forward(y, x, w, bias, p);
 }
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p) {
-  if (use_direct() && conv2d_avx512_backward_data(dx, dy, w, p)) return;
-  conv2d_reference_backward_data(dx, dy, w, p);
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate) {
+  if (use_direct() && conv2d_avx512_backward_data(dx, dy, w, p, accumulate)) return;
+  if (!accumulate) {
+    conv2d_reference_backward_data(dx, dy, w, p);
+    return;
+  }
+  // kernels that only store: compute aside, then add (what the fused path saves is this pass)
+  const int64_t n = p.N * p.C * p.H * p.W;
+  std::unique_ptr<float, decltype(&std::free)> tmp(static_cast<float*>(std::aligned_alloc(64, ((size_t)n * 4 + 63) / 64 * 64)), &std::free);
+  if (!tmp) throw std::bad_alloc();
+  conv2d_backward_data(tmp.get(), dy, w, p, false);
+  axpy(dx, tmp.get(), 1.f, n);
 }
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p) {
   if (use_direct() && conv2d_avx512_backward_weight(dw, dy, x, p)) return;

@@ -129,7 +129,8 @@ RN_AVX512 inline void tr16x16(__m512 r[16]) {
 
 inline __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n < 0 ? 0 : n)) - 1u); }
 
-RN_AVX512 void transpose(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t nr, int64_t nc, bool pad_lanes) {
+RN_AVX512 void transpose(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t nr, int64_t nc, bool pad_lanes,
+                         bool accumulate = false) {  // accumulate: dst += src^T
   for (int64_t r0 = 0; r0 < nr; r0 += 16) {
     const int64_t rn = std::min<int64_t>(16, nr - r0);
     const __mmask16 sm = pad_lanes ? (__mmask16)0xFFFF : lanes(rn);
@@ -140,7 +141,10 @@ RN_AVX512 void transpose(float* dst, int64_t ldd, const float* src, int64_t lds,
       for (int i = 0; i < 16; i++)
         v[i] = i < rn ? _mm512_maskz_loadu_ps(lm, src + (r0 + i) * lds + c0) : _mm512_setzero_ps();
       tr16x16(v);
-      for (int i = 0; i < cn; i++) _mm512_mask_storeu_ps(dst + (c0 + i) * ldd + r0, sm, v[i]);
+      for (int i = 0; i < cn; i++) {
+        float* d = dst + (c0 + i) * ldd + r0;
+        _mm512_mask_storeu_ps(d, sm, accumulate ? _mm512_add_ps(v[i], _mm512_maskz_loadu_ps(sm, d)) : v[i]);
+      }
     }
   }
 }
@@ -711,7 +715,7 @@ RN_AVX512 void wino_in_tile(float* V, int64_t vps, const float* src, int64_t rs,
 }
 // dst[i*drs + j*dcs] = (A^T M A)[i][j] + bias for i < nrow, j < ncol (lanes km); M[(a*6+b)*mps].
 RN_AVX512 void wino_out_tile(float* dst, int64_t drs, int64_t dcs, int nrow, int ncol, __mmask16 km, const float* M,
-                             int64_t mps, const float* bias) {
+                             int64_t mps, const float* bias, bool accumulate = false) {  // accumulate: dst += result
   __m512 t[4][6];
   for (int b = 0; b < 6; b++) {
     __m512 m[6], y[4];
@@ -723,7 +727,11 @@ RN_AVX512 void wino_out_tile(float* dst, int64_t drs, int64_t dcs, int nrow, int
   for (int i = 0; i < nrow; i++) {
     __m512 y[4];
     wino_at(t[i], y);
-    for (int j = 0; j < ncol; j++) _mm512_mask_storeu_ps(dst + i * drs + j * dcs, km, _mm512_add_ps(y[j], bv));
+    for (int j = 0; j < ncol; j++) {
+      float* d = dst + i * drs + j * dcs;
+      const __m512 o = _mm512_add_ps(y[j], bv);
+      _mm512_mask_storeu_ps(d, km, accumulate ? _mm512_add_ps(o, _mm512_maskz_loadu_ps(km, d)) : o);
+    }
   }
 }
 // D[(a*6 + b) * dps] = (A g A^T)[a][b] for the 4x4 tile g at src (rows rs apart, columns 16 apart).
@@ -750,6 +758,7 @@ struct WinoPlan {
   float* out;
   int64_t N, K, P, Q;
   bool out_cl;
+  bool accumulate = false;  // out += result (backward-data adding into a gradient already there)
   int64_t C, pad_h, pad_w;
   int NR = 1, nkb = 1, ncb = 1;
   int64_t Kpad = 16;
@@ -910,13 +919,13 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
           const float* bv = c.bias ? c.bias + kv * 16 : nullptr;
           if (c.out_cl)
             wino_out_tile(c.out + ((n * c.P + tr * 4) * c.Q + tc * 4) * c.K + kv * 16, c.Q * c.K, c.K, nrow, ncol,
-                          lanes(c.K - kv * 16), m, T * c.Kpad, bv);
+                          lanes(c.K - kv * 16), m, T * c.Kpad, bv, c.accumulate);
           else
             wino_out_tile(ob + ((tr * 4 - row_lo) * c.Q + tc * 4) * c.Kpad + kv * 16, c.Q * c.Kpad, c.Kpad, nrow, ncol,
                           (__mmask16)0xFFFF, m, T * c.Kpad, bv);
         }
       }
-    if (!c.out_cl) transpose(c.out + n * c.K * PQ + row_lo * c.Q, PQ, ob, c.Kpad, (row_hi - row_lo) * c.Q, c.K, false);
+    if (!c.out_cl) transpose(c.out + n * c.K * PQ + row_lo * c.Q, PQ, ob, c.Kpad, (row_hi - row_lo) * c.Q, c.K, false, c.accumulate);
     g += tr1 - tr0;
   }
 }
@@ -1088,10 +1097,11 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
   return true;
 }
 
-bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p) {
+bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate) {
   if (!covered(p)) return false;
   if (wino_ok(p)) {  // dx = dy (padded by 2 - ph) correlated with w[k][c][2-r][2-s]
     WinoPlan c;
+    c.accumulate = accumulate;
     c.in = {dy, p.K, p.P, p.Q, p.channels_last};
     c.out = dx; c.N = p.N; c.K = p.C; c.P = p.H; c.Q = p.W; c.out_cl = p.channels_last;
     c.C = p.K; c.pad_h = 2 - p.ph; c.pad_w = 2 - p.pw;
@@ -1099,6 +1109,7 @@ bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, con
     run_wino(c);
     return true;
   }
+  if (accumulate) return false;  // the direct kernels store; the caller adds a separate result
   ConvPlan c;
   c.in = {dy, p.K, p.P, p.Q, p.channels_last};
   c.out = dx;
@@ -1234,7 +1245,7 @@ bool conv2d_avx512_backward_weight(float* dw, const float* dy, const float* x, c
 #else  // not x86-64 GCC: the reference implementation covers everything
 
 bool conv2d_avx512_forward(float*, const float*, const float*, const float*, const ConvParams&) { return false; }
-bool conv2d_avx512_backward_data(float*, const float*, const float*, const ConvParams&) { return false; }
+bool conv2d_avx512_backward_data(float*, const float*, const float*, const ConvParams&, bool) { return false; }
 bool conv2d_avx512_backward_weight(float*, const float*, const float*, const ConvParams&) { return false; }
 
 #endif

@@ -59,7 +59,8 @@ struct ConvParams {
   bool channels_last;      // x and y in NHWC memory
 };
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p);
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p);
+// accumulate: dx += dconv (a gradient already there, e.g. from a residual shortcut) instead of dx =
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate = false);
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p);
 
 // ---- batch norm (batchnorm.cc), x as [N, C, HW] or channels-last [N, HW, C] ----

@@ -169,7 +169,7 @@ void fill_(const Tensor& t, double v) {
     return;
   }
   Tensor d = t;
-  if (t.dtype == DType::F32 && t.is_contiguous()) {
+  if (t.dtype == DType::F32 && (t.is_contiguous() || t.is_channels_last())) {  // dense: one flat pass
     enqueue(t.device(), [d, v] { cpu::fill_f32(d.f32(), (float)v, d.numel()); });
     return;
   }
