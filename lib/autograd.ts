@@ -7,7 +7,8 @@
 import { invalidArg, rnError } from './errors';
 import { tidy, keep } from './memory';
 import type { Tensor } from './tensor';
-import { RULES } from './grad_rules';
+import { RULES, Accumulate } from './grad_rules';
+import { binding } from './binding';
 
 export interface GradNode {
   op: keyof typeof RULES;
@@ -155,18 +156,34 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
     noGrad(() => {
       const grads = new Map<Tensor, Tensor>();
       const handedOut = new Set<Tensor>();
+      const exclusive = new Set<Tensor>();
       const seed = grad ?? F.onesLikeF(root);
       grads.set(root, seed);
       handedOut.add(seed);  // the caller's tensor is never adopted as a .grad
-      const accumulateLeaf = (leaf: Tensor, g: Tensor) => {
+      // a gradient has its tensor's dtype (mixed precision: a float32 seed for a bfloat16 output,
+      // or a rule's float32 result for a half-precision input, is cast here)
+      const asDtypeOf = (g: Tensor, t: Tensor) => (g.dtype === t.dtype ? g : F.to(g, t.dtype));
+      const accumulateLeaf = (leaf: Tensor, g0: Tensor) => {
+        const g = asDtypeOf(g0, leaf);
         if (leaf.grad && !leaf.grad.isDisposed) {
           leaf.grad.addInPlace(g);
           return;
         }
-        // adopt g unless someone else holds it (pass-through rules return the same tensor)
-        const own = handedOut.has(g) || !g.isContiguous() || g.shape.join() !== leaf.shape.join() ? F.clone(g).reshape(leaf.shape) : g;
+        // adopt g unless someone else holds it (pass-through rules return the same tensor); the
+        // gradient takes the leaf's memory format (PyTorch's layout contract: a channels-last
+        // parameter gets a channels-last gradient, any other a contiguous one)
+        const cl = leaf.ndim === 4 && leaf.isChannelsLast() && !leaf.isContiguous();
+        const dense = (t: Tensor) => (cl ? t.isChannelsLast() : t.isContiguous());
+        if (!handedOut.has(g) && dense(g) && g.shape.join() === leaf.shape.join()) {
+          handedOut.add(g);
+          leaf.grad = keep(g);
+          return;
+        }
+        // always a fresh buffer here: views (contiguous(), reshape()) may share g's memory
+        const own = F.emptyLayoutOf(leaf, leaf.shape.slice());
+        binding().copy_(own.h, (g.shape.join() === leaf.shape.join() ? g : F.reshape(g, leaf.shape)).h);
         handedOut.add(own);
-        leaf.grad = keep(own.isContiguous() ? own : F.contiguous(own));
+        leaf.grad = keep(own);
       };
       if (!root._node) {
         accumulateLeaf(root, seed);
@@ -174,23 +191,44 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
       }
       for (const t of order) {
         const node = t._node;
-        const g = grads.get(t);
-        if (!node || !g) continue;
-        const rule = RULES[node.op] as (n: GradNode, g: Tensor, out: Tensor) => (Tensor | null)[];
-        const ig = rule(node, g, t);
+        const g0 = grads.get(t);
+        if (!node || !g0) continue;
+        const g = asDtypeOf(g0, t);
+        const rule = RULES[node.op] as (n: GradNode, g: Tensor, out: Tensor, acc: Accumulate) => (Tensor | null)[];
+        const taken: boolean[] = [];
+        const acc: Accumulate = {
+          peek: (i) => {
+            const inp = node.inputs[i];
+            if (!inp || !inp._node || node.inputs.indexOf(inp) !== node.inputs.lastIndexOf(inp)) return null;
+            const prev = grads.get(inp);
+            return prev && exclusive.has(prev) ? prev : null;
+          },
+          take: (i) => {
+            const prev = acc.peek(i);
+            if (!prev) throw rnError('ERR_RN_INTERNAL', `backward: ${node.op} took a gradient it was not offered`);
+            taken[i] = true;
+            return prev;
+          },
+        };
+        const ig = rule(node, g, t, acc);
         if (anomaly) ig.forEach((gi, i) => gi && checkFinite(gi, () => `the gradient of input ${i} computed by the backward of ${(node.saved.name as string) ?? node.op}`));
         node.inputs.forEach((inp, i) => {
           const gi = ig[i];
           if (!inp || !gi || !inp.requiresGrad) return;
           if (!inp._node) accumulateLeaf(inp, gi);
           else {
+            // `exclusive`: pending gradients that only backward() holds, which a rule may sum into
+            // in place (Accumulate); a tensor handed out elsewhere is cloned before it is kept
             const prev = grads.get(inp);
-            if (prev) grads.set(inp, F.add(prev, gi));
+            let own: Tensor;
+            if (taken[i]) own = gi;  // the rule added into prev: gi is the sum, in prev's storage
+            else if (prev) own = F.add(prev, gi);
             else {
-              grads.set(inp, gi);
-              if (handedOut.has(gi)) grads.set(inp, F.clone(gi));
+              own = handedOut.has(gi) ? F.clone(gi) : gi;
               handedOut.add(gi);
             }
+            grads.set(inp, own);
+            exclusive.add(own);
           }
         });
       }

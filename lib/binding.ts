@@ -69,7 +69,7 @@ export interface Binding {
   maxDim(x: Handle, dim: number, keepdim: boolean): [N, N];
   matmul(a: Handle, b: Handle, transA: boolean, transB: boolean): N;
   conv2dForward(x: Handle, w: Handle, b: NH, params: number[]): N;
-  conv2dBackwardData(dy: Handle, w: Handle, xShape: number[], channelsLast: boolean, params: number[]): N;
+  conv2dBackwardData(dy: Handle, w: Handle, xShape: number[], channelsLast: boolean, params: number[], accumulate?: Handle | null): N;
   conv2dBackwardWeight(dy: Handle, x: Handle, wShape: number[], params: number[]): N;
   batchNormForward(x: Handle, w: NH, b: NH, rm: NH, rv: NH, training: boolean, momentum: number, eps: number): [N, N | null, N | null];
   batchNormBackward(dy: Handle, x: Handle, w: NH, mean: Handle, invstd: Handle, training: boolean, eps: number): [N, N, N];

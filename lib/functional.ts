@@ -5,8 +5,9 @@
 import { binding, BinaryOp, Handle, NativeTensor, ScalarOp, Unary } from './binding';
 import { invalidArg, rnError } from './errors';
 import { needsGrad, record } from './autograd';
-import { Tensor, wrap, normDim, DType, DTYPES, dtypeCode, checkDevice, cudaBinding, deviceCode } from './tensor';
+import { Tensor, wrap, normDim, DType, DTYPES, dtypeCode, checkDevice, cudaBinding, deviceCode, suggestsChannelsLast, channelsLastStrides } from './tensor';
 import { _take } from './random';
+import { autocastOp } from './autocast';
 
 const B = () => binding();
 const W = (n: NativeTensor) => wrap(n);
@@ -17,9 +18,15 @@ export function checkTensor(v: unknown, op: string, name: string): Tensor {
   if (v.isDisposed) throw rnError('ERR_RN_DISPOSED', `${op}: ${name} is a disposed tensor (shape [${v.shape.join(', ')}])`);
   return v;
 }
+const HALF = (d: DType) => d === 'bfloat16' || d === 'float16';
+/**
+ * A floating tensor: float32, or bfloat16 / float16 storage on CUDA (mixed precision, see
+ * autocast.ts: an op whose kernels are float32-only computes in float32 between casts).
+ */
 function checkFloat(v: unknown, op: string, name: string): Tensor {
   const t = checkTensor(v, op, name);
-  if (t.dtype !== 'float32') throw Object.assign(new TypeError(`${op}: expected ${name} of dtype float32 but received ${t.dtype}`), { code: 'ERR_RN_DTYPE' });
+  if (t.dtype !== 'float32' && !(HALF(t.dtype) && t.device === 'cuda'))
+    throw Object.assign(new TypeError(`${op}: expected ${name} of dtype float32${t.device === 'cuda' ? ', bfloat16 or float16' : ''} but received ${t.dtype}`), { code: 'ERR_RN_DTYPE' });
   return t;
 }
 function optTensor(v: unknown, op: string, name: string): Tensor | null {
@@ -67,7 +74,8 @@ export function toChannelsLast(x: Tensor): Tensor {
 }
 export function clone(x: Tensor): Tensor {
   checkTensor(x, 'clone', 'input');
-  const y = W(B().empty(x.shape.slice(), dtypeCode(x.dtype), deviceCode(x.device)));
+  // PyTorch's preserve_format: a channels-last tensor's copy is channels-last
+  const y = emptyLayoutOf(x, x.shape.slice());
   B().copy_(y.h, x.h);
   return record('identity', [x], y);
 }
@@ -77,12 +85,19 @@ export function onesLikeF(x: Tensor): Tensor {
   B().fill_(y.h, 1);
   return y;
 }
+/**
+ * A copy in another dtype or on another device (x itself when nothing changes). Casts between
+ * floating dtypes (float32, bfloat16, float16: CUDA) are recorded for autograd, the gradient being
+ * cast back (mixed precision, see autocast.ts); device moves are not recorded.
+ */
 export function to(x: Tensor, target: string): Tensor {
   checkTensor(x, 'to', 'input');
   if (DTYPES.includes(target as DType)) {
     if (target === x.dtype) return x;
     const y = W(B().castTo(x.h, dtypeCode(target as DType)));
-    return target === 'float32' && x.dtype === 'float32' ? record('identity', [x], y) : y;
+    // float -> float casts are differentiable (the gradient is cast back): mixed precision
+    const floats = (d: DType) => d === 'float32' || HALF(d);
+    return floats(x.dtype) && floats(target as DType) ? record('cast', [x], y, { from: x.dtype }) : y;
   }
   const dev = checkDevice(target, 'to');
   if (dev === x.device) return x;
@@ -93,6 +108,14 @@ export function to(x: Tensor, target: string): Tensor {
 
 function viewOf(x: Tensor, shape: number[], strides: number[], offset: number): Tensor {
   return W(B().view(x.h, shape, strides, offset));
+}
+/** @internal An uninitialised tensor of `shape`, dtype and device of x, channels-last where x's layout is. */
+export function emptyLayoutOf(x: Tensor, shape: number[]): Tensor {
+  const y = W(B().empty(shape, dtypeCode(x.dtype), deviceCode(x.device)));
+  if (shape.length !== 4 || !suggestsChannelsLast(x)) return y;
+  const v = viewOf(y, shape, channelsLastStrides(shape), 0);  // NHWC memory seen as [N, C, H, W]
+  y.dispose();
+  return v;
 }
 function contiguousStrides(shape: readonly number[]): number[] {
   const st = new Array(shape.length);
@@ -211,6 +234,8 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw invalidArg('a non-empty array of Tensors', 'cat(tensors)', tensors);
   tensors.forEach((t, i) => checkTensor(t, 'cat', `tensors[${i}]`));
+  const ac = autocastOp('cat', tensors, (...ts) => cat(ts, dim));
+  if (ac) return ac;
   const first = tensors[0];
   const d = normDim(dim, first.ndim, 'cat');
   let total = 0;
@@ -272,9 +297,10 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     before[dd] = l;
     shape[dd] += l + r;
   }
-  const y = W(B().empty(shape, dtypeCode(x.dtype), deviceCode(x.device)));
+  // as PyTorch: the output takes the input's memory format (a channels-last activation stays so)
+  const y = emptyLayoutOf(x, shape);
   B().fill_(y.h, value);
-  const st = contiguousStrides(shape);
+  const st = y.strides.slice();
   if (x.numel > 0) {
     const v = viewOf(y, x.shape.slice(), st, before.reduce((a, b, i) => a + b * st[i], 0));
     B().copy_(v.h, x.h);
@@ -286,6 +312,8 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
 // ---- elementwise ----
 function binary(opName: 'add' | 'sub' | 'mul' | 'div', a: Tensor | number, b: Tensor | number): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw invalidArg('a Tensor', `${opName}(input)`, a);
+  const ac = autocastOp(opName, [a, b], (x, y) => binary(opName, x, y));
+  if (ac) return ac;
   if (typeof b === 'number' || typeof a === 'number') {
     const t = checkFloat(typeof a === 'number' ? b : a, opName, typeof a === 'number' ? 'other' : 'input');
     const s = num(typeof a === 'number' ? a : b, opName, typeof a === 'number' ? 'input' : 'other');
@@ -317,6 +345,8 @@ export const sub = (a: Tensor | number, b: Tensor | number): Tensor => binary('s
 export const mul = (a: Tensor | number, b: Tensor | number): Tensor => binary('mul', a, b);
 export const div = (a: Tensor | number, b: Tensor | number): Tensor => binary('div', a, b);
 export function pow(x: Tensor, p: number): Tensor {
+  const ac = autocastOp('pow', [x], (c) => pow(c, p));
+  if (ac) return ac;
   checkFloat(x, 'pow', 'input');
   return scalarOp('powScalar', ScalarOp.pow, x, num(p, 'pow', 'exponent'));
 }
@@ -325,6 +355,8 @@ type UnaryName = 'relu' | 'sigmoid' | 'tanh' | 'gelu' | 'geluTanh' | 'exp' | 'lo
 // rules that need the forward input (the others use the output)
 const USES_INPUT = new Set<UnaryName>(['gelu', 'geluTanh', 'log', 'abs']);
 function unary(name: UnaryName, x: Tensor, api = name as string): Tensor {
+  const ac = autocastOp(api, [x], (c) => unary(name, c, api));
+  if (ac) return ac;
   checkFloat(x, api, 'input');
   const y = W(B().unary(Unary[name], x.h));
   const ng = needsGrad([x]);
@@ -350,6 +382,8 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   num(p, 'dropout', 'p');
   if (p < 0 || p > 1) throw invalidArg('a probability in [0, 1]', 'dropout(p)', p, 'ERR_RN_RANGE');
   if (!training || p === 0) return x;
+  const ac = autocastOp('dropout', [x], (c) => dropout(c, p, training));
+  if (ac) return ac;
   const [seed, off] = _take(x.numel);
   const y = W(B().dropoutForward(x.h, p, seed, off));
   return record('dropout', [x], y, { p, seed, off });
@@ -357,12 +391,16 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
 
 // ---- reductions ----
 export function sum(x: Tensor, dims?: number | readonly number[], keepdim = false): Tensor {
+  const ac = autocastOp('sum', [x], (c) => sum(c, dims, keepdim));
+  if (ac) return ac;
   checkFloat(x, 'sum', 'input');
   const d = dimsArg(dims, x.ndim, 'sum');
   const y = W(B().sum(x.h, d, keepdim, 1));
   return record('sum', [x], y, { dims: d, keepdim, scale: 1, shape: x.shape.slice() });
 }
 export function mean(x: Tensor, dims?: number | readonly number[], keepdim = false): Tensor {
+  const ac = autocastOp('mean', [x], (c) => mean(c, dims, keepdim));
+  if (ac) return ac;
   checkFloat(x, 'mean', 'input');
   const d = dimsArg(dims, x.ndim, 'mean');
   const n = d.reduce((a, i) => a * x.shape[i], 1);
@@ -371,6 +409,12 @@ export function mean(x: Tensor, dims?: number | readonly number[], keepdim = fal
   return record('sum', [x], y, { dims: d, keepdim, scale, shape: x.shape.slice() });
 }
 export function max(x: Tensor, dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
+  const ac = autocastOp('max', [x], (c) => max(c, dim, keepdim));
+  if (ac) {  // computed in float32: values in x's dtype, as the policy's other results
+    const values = to(ac.values, x.dtype);
+    ac.values.dispose();
+    return { values, indices: ac.indices };
+  }
   checkFloat(x, 'max', 'input');
   const d = normDim(dim, x.ndim, 'max');
   const [v, i] = B().maxDim(x.h, d, keepdim);
@@ -378,6 +422,8 @@ export function max(x: Tensor, dim: number, keepdim = false): { values: Tensor; 
   return { values: W(v), indices: W(i) };
 }
 export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
+  const ac = autocastOp('argmax', [x], (c) => argmax(c, dim, keepdim));
+  if (ac) return ac;
   checkFloat(x, 'argmax', 'input');
   const [v, i] = B().maxDim(x.h, normDim(dim, x.ndim, 'argmax'), keepdim);
   B().dispose(v.h);
@@ -397,6 +443,8 @@ export function eq(a: Tensor, b: Tensor): Tensor {
 
 // ---- linear algebra ----
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  const ac = autocastOp('matmul', [a, b], matmul);
+  if (ac) return ac;
   checkFloat(a, 'matmul', 'input');
   checkFloat(b, 'matmul', 'other');
   const y = W(B().matmul(a.h, b.h, false, false));
@@ -407,9 +455,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 /** y = x W^T + b, with W [out, in] as torch.nn.Linear; x [..., in]. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const ac = autocastOp('linear', [x, weight, bias], linear);
+  if (ac) return ac;
   checkFloat(x, 'linear', 'input');
   checkFloat(weight, 'linear', 'weight');
   const b = optTensor(bias, 'linear', 'bias');
+  if (b && x.dtype !== 'float32') return withBias(linear(x, weight, null), b, [b.shape[0]]);
   if (weight.ndim !== 2) throw rnError('ERR_RN_SHAPE', `linear: expected a 2-D weight [out, in] but received shape [${weight.shape.join(', ')}]`);
   if (x.ndim < 1 || x.shape[x.ndim - 1] !== weight.shape[1])
     throw rnError('ERR_RN_SHAPE', `linear: input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(', ')}]) but weight [${weight.shape.join(', ')}] expects ${weight.shape[1]}`);
@@ -453,15 +504,35 @@ export function conv2dParams(o: Conv2dOptions, op = 'conv2d'): number[] {
   return [sh, sw, ph, pw, dh, dw, g];
 }
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const ac = autocastOp('conv2d', [x, weight, bias], (cx, cw, cb) => conv2d(cx, cw, cb, opts));
+  if (ac) return ac;
   checkFloat(x, 'conv2d', 'input');
   checkFloat(weight, 'conv2d', 'weight');
   const b = optTensor(bias, 'conv2d', 'bias');
   const params = conv2dParams(opts);
+  // the CUDA kernels add a float32 bias only: a half-precision conv adds it as its own op
+  if (b && x.dtype !== 'float32') return withBias(conv2d(x, weight, null, opts), b, [1, b.shape[0], 1, 1]);
+  // PyTorch's rule: a channels-last weight (model.toChannelsLast()) makes a channels-last conv,
+  // so an NCHW input is converted (the result, and what follows it, stays channels-last)
+  if (x.ndim === 4 && !x.isChannelsLast() && suggestsChannelsLast(weight)) {
+    const xc = toChannelsLast(x);
+    const y = conv2d(xc, weight, b, opts);
+    xc.dispose();  // the conv holds its own handle
+    return y;
+  }
   const y = W(B().conv2dForward(x.h, weight.h, h(b), params));
   const ng = needsGrad([x, weight, b]);
   const sx = ng ? save(x) : null;
   const sw = ng ? save(weight) : null;
   return record('conv2d', [x, weight, b], y, { x: sx, w: sw, params, channelsLast: x.isChannelsLast() && !x.isContiguous() }, ng ? [sx!, sw!] : []);
+}
+/** y + bias (viewed as `shape`) as a separate, recorded op (the half-precision paths). */
+function withBias(y: Tensor, bias: Tensor, shape: number[]): Tensor {
+  const bv = reshape(bias, shape);
+  const out = add(y, bv);
+  y.dispose();
+  bv.dispose();
+  return out;
 }
 
 // ---- normalisation ----
@@ -471,6 +542,9 @@ export interface BatchNormOptions {
   eps?: number;
 }
 export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {}): Tensor {
+  // the activation follows the policy; weight, bias and running statistics stay float32
+  const ac = autocastOp('batchNorm2d', [x], (c) => batchNorm2d(c, runningMean, runningVar, weight, bias, opts));
+  if (ac) return ac;
   checkFloat(x, 'batchNorm2d', 'input');
   const rm = optTensor(runningMean, 'batchNorm2d', 'runningMean');
   const rv = optTensor(runningVar, 'batchNorm2d', 'runningVar');
@@ -505,6 +579,8 @@ export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: T
   return record('batchNorm2d', [x, w, b], y, { x: sx, w: sw, mean: sm, invstd: si, training, eps }, owned);
 }
 export function layerNorm(x: Tensor, normalizedShape: readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  const ac = autocastOp('layerNorm', [x, weight, bias], (cx, cw, cb) => layerNorm(cx, normalizedShape, cw, cb, eps));
+  if (ac) return ac;
   checkFloat(x, 'layerNorm', 'input');
   if (!Array.isArray(normalizedShape) || normalizedShape.length === 0 || normalizedShape.length > x.ndim)
     throw invalidArg(`an array of 1 to ${x.ndim} sizes`, 'layerNorm(normalizedShape)', normalizedShape);
@@ -546,25 +622,44 @@ function poolParams(o: Pool2dOptions, op: string): number[] {
   return [kh, kw, sh, sw, ph, pw, o.ceilMode ? 1 : 0, o.countIncludePad === false ? 0 : 1];
 }
 export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const ac = autocastOp('maxPool2d', [x], (c) => maxPool2d(c, opts));
+  if (ac) return ac;
   checkFloat(x, 'maxPool2d', 'input');
   const p = poolParams(opts, 'maxPool2d');
   const [yn, idxn] = B().maxPool2dForward(x.h, p);
   const idx = W(idxn);
-  return record('maxPool2d', [x], W(yn), { idx, p, shape: x.shape.slice() }, [idx]);
+  return layoutOf(x, record('maxPool2d', [x], W(yn), { idx, p, shape: x.shape.slice() }, [idx]));
+}
+/**
+ * The pooling kernels compute NCHW; a channels-last input gets its output back channels-last (a
+ * recorded copy, as PyTorch's pooling keeps the memory format), so a channels-last network stays
+ * so past its pooling layers (a 1x1 result is both layouts already).
+ */
+function layoutOf(x: Tensor, y: Tensor): Tensor {
+  if (y.ndim !== 4 || y.shape[2] * y.shape[3] <= 1 || y.shape[1] <= 1 || !suggestsChannelsLast(x)) return y;
+  const out = toChannelsLast(y);
+  y.dispose();
+  return out;
 }
 export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const ac = autocastOp('avgPool2d', [x], (c) => avgPool2d(c, opts));
+  if (ac) return ac;
   checkFloat(x, 'avgPool2d', 'input');
   const p = poolParams(opts, 'avgPool2d');
-  return record('avgPool2d', [x], W(B().avgPool2dForward(x.h, p)), { p, shape: x.shape.slice() });
+  return layoutOf(x, record('avgPool2d', [x], W(B().avgPool2dForward(x.h, p)), { p, shape: x.shape.slice() }));
 }
 export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, number]): Tensor {
+  const ac = autocastOp('adaptiveAvgPool2d', [x], (c) => adaptiveAvgPool2d(c, outputSize));
+  if (ac) return ac;
   checkFloat(x, 'adaptiveAvgPool2d', 'input');
   const [oh, ow] = pair(outputSize, 'adaptiveAvgPool2d', 'outputSize', 1);
-  return record('adaptiveAvgPool2d', [x], W(B().adaptiveAvgPool2dForward(x.h, oh, ow)), { shape: x.shape.slice() });
+  return layoutOf(x, record('adaptiveAvgPool2d', [x], W(B().adaptiveAvgPool2dForward(x.h, oh, ow)), { shape: x.shape.slice() }));
 }
 
 // ---- softmax and losses ----
 export function softmax(x: Tensor, dim: number): Tensor {
+  const ac = autocastOp('softmax', [x], (c) => softmax(c, dim));
+  if (ac) return ac;
   checkFloat(x, 'softmax', 'input');
   const d = normDim(dim, x.ndim, 'softmax');
   const y = W(B().softmaxForward(x.h, d, false));
@@ -572,6 +667,8 @@ export function softmax(x: Tensor, dim: number): Tensor {
   return record('softmax', [x], y, { y: s, dim: d, log: false }, s ? [s] : []);
 }
 export function logSoftmax(x: Tensor, dim: number): Tensor {
+  const ac = autocastOp('logSoftmax', [x], (c) => logSoftmax(c, dim));
+  if (ac) return ac;
   checkFloat(x, 'logSoftmax', 'input');
   const d = normDim(dim, x.ndim, 'logSoftmax');
   const y = W(B().softmaxForward(x.h, d, true));
@@ -586,6 +683,8 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
 }
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const ac = autocastOp('crossEntropy', [input], (c) => crossEntropy(c, target, opts));
+  if (ac) return ac;
   checkFloat(input, 'crossEntropy', 'input');
   checkTensor(target, 'crossEntropy', 'target');
   if (opts === null || typeof opts !== 'object') throw invalidArg('an options object', 'crossEntropy(options)', opts);
@@ -603,6 +702,8 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   return record('crossEntropy', [input], W(ln), { logp, count, target: st, red: REDUCTIONS[red], ls, ig }, [logp, count, ...(st ? [st] : [])]);
 }
 export function mseLoss(a: Tensor, b: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const ac = autocastOp('mseLoss', [a, b], (ca, cb) => mseLoss(ca, cb, opts));
+  if (ac) return ac;
   checkFloat(a, 'mseLoss', 'input');
   checkFloat(b, 'mseLoss', 'target');
   if (a.shape.join() !== b.shape.join())
@@ -635,8 +736,10 @@ export function dropPath(x: Tensor, p = 0, training = true, scaleByKeep = true):
   B().fill_(ones.h, 1);
   const mask = dropout(ones, p, true); // 0 or 1/(1-p) per sample; no gradient
   ones.dispose();
-  const m = scaleByKeep ? mask : mul(mask, 1 - p);
-  if (m !== mask) mask.dispose();
+  const scaled = scaleByKeep ? mask : mul(mask, 1 - p);
+  if (scaled !== mask) mask.dispose();
+  const m = to(scaled, x.dtype); // in x's dtype (a half-precision branch stays so)
+  if (m !== scaled) scaled.dispose();
   const y = mul(x, m);
   m.dispose(); // mul keeps its own handle on the mask for backward
   return y;
@@ -658,6 +761,9 @@ function bnReluArgs(op: string, opts: BatchNormOptions): { training: boolean; mo
 }
 function bnRelu(op: 'batchNormAddRelu' | 'batchNormRelu', x: Tensor, residual: Tensor | null, runningMean: Tensor | null,
   runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, opts: BatchNormOptions): Tensor {
+  // activations follow the policy (the residual takes x's dtype); the statistics stay float32
+  const ac = autocastOp(op, [x, residual], (cx, cr) => bnRelu(op, cx, cr, runningMean, runningVar, weight, bias, opts));
+  if (ac) return ac;
   checkFloat(x, op, 'input');
   const r = op === 'batchNormAddRelu' ? checkFloat(residual, op, 'residual') : null;
   if (r && r.shape.join() !== x.shape.join())

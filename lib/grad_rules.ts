@@ -7,7 +7,18 @@ import { binding, Handle } from './binding';
 import type { GradNode } from './autograd';
 import type { Tensor } from './tensor';
 
-type Rule = (n: GradNode, g: Tensor, out: Tensor) => (Tensor | null)[];
+type Rule = (n: GradNode, g: Tensor, out: Tensor, acc: Accumulate) => (Tensor | null)[];
+
+/**
+ * Offered to a rule by backward(): the gradient already collected for input i (from another path
+ * through the graph, e.g. a residual shortcut), when backward() owns it alone. A rule that adds its
+ * own result into it in place takes it and returns it as input i's gradient; backward() then skips
+ * its separate add.
+ */
+export interface Accumulate {
+  peek(i: number): Tensor | null;
+  take(i: number): Tensor;
+}
 // Loaded lazily: tensor.ts -> autograd.ts -> this file -> tensor.ts would be a cycle at load time.
 const T = () => require('./tensor') as typeof import('./tensor');
 const F = () => require('./functional') as typeof import('./functional');
@@ -17,27 +28,39 @@ const S = <X>(n: GradNode, k: string) => n.saved[k] as X;
 const need = (n: GradNode, i: number) => !!n.inputs[i]?.requiresGrad;
 const hn = (t: Tensor | null): Handle | null => (t ? t.h : null);
 
+/**
+ * The native sum over dims, in g's dtype: a bfloat16 / float16 gradient (mixed precision) is
+ * summed in float32 (the reduction kernels' type) and cast back.
+ */
+function sumDims(g: Tensor, dims: number[], keepdim: boolean): Tensor {
+  if (g.dtype === 'float32') return W(B().sum(g.h, dims, keepdim, 1));
+  const g32 = F().to(g, 'float32');
+  const s = W(B().sum(g32.h, dims, keepdim, 1));
+  return F().to(s, g.dtype);
+}
+
 /** Sum g down to `shape` (undo broadcasting). */
 export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   if (g.shape.join() === shape.join()) return g;
   const lead = g.ndim - shape.length;
   const dims: number[] = [];
   for (let i = 0; i < g.ndim; i++) if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
-  const s = W(B().sum(g.h, dims, true, 1));
-  return F().reshape(s, shape);
+  return F().reshape(sumDims(g, dims, true), shape);
 }
 
 /** g (shaped like a reduced output) broadcast back to `shape`, times scale. */
 function unreduce(g: Tensor, dims: number[], keepdim: boolean, shape: readonly number[], scale: number): Tensor {
   const ks = shape.map((s, i) => (dims.includes(i) ? 1 : s));
   const gk = keepdim ? g : F().reshape(g, ks);
-  const out = T().empty(shape, { device: g.device }); // on g's device (a cuda sum backward must stay on cuda)
+  const out = T().empty(shape, { device: g.device, dtype: g.dtype }); // on g's device (a cuda sum backward must stay on cuda)
   B().copy_(out.h, gk.h);
   return scale === 1 ? out : F().mul(out, scale);
 }
 
 export const RULES = {
   identity: (_n, g) => [g],
+  // a float -> float cast (mixed precision): the gradient goes back in the source's dtype
+  cast: (n, g) => [F().to(g, S<import('./tensor').DType>(n, 'from'))],
   reshape: (n, g) => [F().reshape(g, S<number[]>(n, 'shape'))],
   permute: (n, g) => {
     const d = S<number[]>(n, 'dims');
@@ -47,7 +70,10 @@ export const RULES = {
   },
   slice: (n, g) => {
     const shape = S<number[]>(n, 'shape');
-    const z = T().zeros(shape, { device: g.device });
+    // in g's memory format: a channels-last network's gradients stay channels-last (no layout
+    // conversion where this one meets the other path's gradient)
+    const z = F().emptyLayoutOf(g, shape);
+    B().fill_(z.h, 0);
     if (g.numel > 0) {
       const dim = S<number>(n, 'dim');
       const v = F().slice(z, dim, S<number>(n, 'start'), undefined, S<number>(n, 'step')).slice(dim, 0, g.shape[dim]);
@@ -105,8 +131,7 @@ export const RULES = {
     const fit = (x: Tensor, shape: readonly number[]) => {
       if (x.shape.join() === shape.join()) return x;
       // a broadcast batch (2-D operand, or batch 1) sums over the batch dimension
-      const s = W(B().sum(x.h, [0], shape.length === 3, 1));
-      return F().reshape(s, shape);
+      return F().reshape(sumDims(x, [0], shape.length === 3), shape);
     };
     return [
       need(n, 0) ? fit(W(B().matmul(g.h, b.h, false, true)), a.shape) : null,
@@ -121,17 +146,22 @@ export const RULES = {
     return [
       need(n, 0) ? F().reshape(W(B().matmul(g2.h, w.h, false, false)), S(n, 'xShape')) : null,
       need(n, 1) ? W(B().matmul(g2.h, x2.h, true, false)) : null,
-      need(n, 2) ? W(B().sum(g2.h, [0], false, 1)) : null,
+      need(n, 2) ? sumDims(g2, [0], false) : null,
     ];
   },
-  conv2d: (n, g) => {
+  conv2d: (n, g, _out, acc) => {
     const x = S<Tensor>(n, 'x');
     const w = S<Tensor>(n, 'w');
     const p = S<number[]>(n, 'params');
+    const cl = S<boolean>(n, 'channelsLast');
+    // a residual block's input gradient = shortcut path + this conv's: added as the kernel stores
+    const prev = need(n, 0) ? acc.peek(0) : null;
+    const into = prev && prev.device === 'cpu' && prev.dtype === 'float32' && g.dtype === 'float32' &&
+      (cl ? prev.isChannelsLast() : prev.isContiguous()) ? acc.take(0) : null;
     return [
-      need(n, 0) ? W(B().conv2dBackwardData(g.h, w.h, x.shape.slice(), S(n, 'channelsLast'), p)) : null,
+      need(n, 0) ? W(B().conv2dBackwardData(g.h, w.h, x.shape.slice(), cl, p, into ? into.h : null)) : null,
       need(n, 1) ? W(B().conv2dBackwardWeight(g.h, x.h, w.shape.slice(), p)) : null,
-      need(n, 2) ? W(B().sum(g.h, [0, 2, 3], false, 1)) : null,
+      need(n, 2) ? sumDims(g, [0, 2, 3], false) : null,
     ];
   },
   batchNorm2d: (n, g) => {

@@ -21,6 +21,8 @@ export type { RnError, ErrorCode } from './errors';
 export { F, memory };
 export * as nn from './nn';
 export { setFusion, getFusion } from './fusion';
+export { autocast, isAutocastEnabled, getAutocastDtype } from './autocast';
+export type { AutocastDtype, AutocastDtypeName, AutocastOptions } from './autocast';
 export * as models from './models';
 export * as io from './io';
 export * as probe from './probe';

@@ -186,15 +186,41 @@ export class Tensor {
   _moveTo_(device: DeviceName | string): this {
     const dev = checkDevice(device, 'to');
     if (dev === this.device) return this;
-    const n = cudaBinding().toDevice(this.h, deviceCode(dev));
-    binding().dispose(this._n!.h);
+    this._setStorage_(cudaBinding().toDevice(this.h, deviceCode(dev)));
+    if (this.grad) this.grad._moveTo_(dev);
+    return this;
+  }
+  /**
+   * @internal Convert a 4-D tensor's memory to channels-last in place (values, shape and object
+   * unchanged; its gradient too): what Module.toChannelsLast() needs. Not recorded for autograd.
+   */
+  _toChannelsLast_(): this {
+    if (this.ndim !== 4 || (this.isChannelsLast() && suggestsChannelsLast(this))) return this;
+    // Already channels-last in memory but with contiguous strides on its size-1 dims (a 1x1
+    // kernel): the same memory, restrided; otherwise a channels-last copy.
+    this._setStorage_(this.isChannelsLast()
+      ? binding().view(this.h, this.shape.slice(), channelsLastStrides(this.shape), this.offset)
+      : binding().toChannelsLast(this.h));
+    if (this.grad) this.grad._toChannelsLast_();
+    return this;
+  }
+  /**
+   * @internal Swap in another native tensor of the same shape and dtype (a copy on another device
+   * or in another memory format), freeing the old storage; the JS object, and so every reference
+   * to it (optimisers, modules), stays.
+   */
+  _setStorage_(n: NativeTensor): this {
+    const old = this.h;  // throws ERR_RN_DISPOSED on a disposed tensor
+    if (n.shape.join() !== this.shape.join() || DTYPES[n.dtype] !== this.dtype) {
+      binding().dispose(n.h);
+      throw rnError('ERR_RN_INTERNAL', `_setStorage_: replacement has shape [${n.shape.join(', ')}] ${DTYPES[n.dtype]} but the tensor has [${this.shape.join(', ')}] ${this.dtype}`);
+    }
+    binding().dispose(old);
     this._n = n;
-    const self = this as unknown as { shape: readonly number[]; strides: readonly number[]; offset: number; device: DeviceName };
-    self.shape = Object.freeze(n.shape.slice());
+    const self = this as unknown as { strides: readonly number[]; offset: number; device: DeviceName };
     self.strides = Object.freeze(n.strides.slice());
     self.offset = n.offset;
-    self.device = dev;
-    if (this.grad) this.grad._moveTo_(dev);
+    self.device = n.device === 1 ? 'cuda' : 'cpu';
     return this;
   }
   /** Keep this tensor out of every tidy scope (returns this). */
@@ -310,6 +336,31 @@ export class Tensor {
     binding().fill_(this.h, v);
     return this;
   }
+}
+
+/** Channels-last strides of a 4-D shape [N, C, H, W]: [C*H*W, 1, W*C, C]. */
+export function channelsLastStrides(shape: readonly number[]): number[] {
+  const [, C, H, W] = shape;
+  return [H * W * C, 1, W * C, C];
+}
+/**
+ * Whether a 4-D tensor's strides order its elements channels-last (strided views included, e.g. a
+ * channels-last tensor sliced [:, :, ::2, ::2]): PyTorch's suggest_memory_format rule
+ * (is_channels_last_strides_2d), which settles the shapes where isChannelsLast() and
+ * isContiguous() both hold (C == 1 or H == W == 1, a 1x1 convolution's weight) by the strides,
+ * defaulting to NCHW. What layout propagation (F.conv2d's weight rule, F.pad) looks at.
+ */
+export function suggestsChannelsLast(t: Tensor): boolean {
+  if (t.ndim !== 4 || t.strides[1] === 0) return false;
+  let min = 0;
+  for (const d of [1, 3, 2, 0]) {
+    const st = t.strides[d];
+    if (st === 0 || st < min) return false;
+    if (d === 0 && min === t.strides[1]) return false;
+    min = st;
+    if (t.shape[d] > 1) min *= t.shape[d];
+  }
+  return true;
 }
 
 export function normDim(d: number, nd: number, op: string): number {

@@ -6,17 +6,22 @@
  * already on the device -- the same setup as bench/gpu/torch_ref.py, so the two compare.
  *
  *   node bench/gpu/bench_train.js --model resnet20|resnet50 [--batch 128] [--steps 20] [--warmup 5]
- *        [--tf32] [--channels-last] [--json FILE] [--dry-run]
+ *        [--tf32] [--channels-last] [--bf16] [--fit] [--unfused] [--json FILE] [--dry-run]
  *
- * Stand-ins while other changes land (each is reported in the JSON under "workarounds"):
- *   - fusion off: F.batchNormAddRelu's op (native/ops/bn_add_relu.cc) does not dispatch to the
- *     CUDA kernels yet, so blocks run batchNorm2d + add + relu;
- *   - the update is the fused CUDA SGD kernel through its test entry (_cudaSgdStep): rn.optim.SGD's
- *     op (native/ops/optim.cc) does not dispatch to it yet;
- *   - parameters move with Tensor._moveTo_ (Module.to does not move yet);
- *   - grad_rules.ts creates the slice / sum gradients' zeros on the CPU: tensor.zeros / tensor.empty
- *     default to the model's device during the run (the CIFAR models' option-A shortcut slices).
- * The first steps include cuDNN's algorithm search for every convolution shape (warmup).
+ * --channels-last: model.toChannelsLast() and a channels-last input (torch: memory_format=
+ *   torch.channels_last); --bf16: forward and loss under rn.autocast('bf16') (torch.autocast('cuda',
+ *   dtype=torch.bfloat16)): convolutions and the classifier in bfloat16 on tensor cores, BatchNorm
+ *   statistics, loss, gradients and the SGD update in float32 on float32 master weights.
+ *   The issue's target row: --model resnet50 --bf16 --channels-last --batch 256 --fit.
+ * --fit: when the batch does not fit in device memory (ERR_RN_OOM), halve it and try again (the
+ *   JSON says which batch ran); torch_ref.py --fit does the same.
+ * --unfused: rn.setFusion(false) (BatchNorm + add + ReLU as separate ops), for comparison.
+ *
+ * Stand-in while another change lands (reported in the JSON under "workarounds"): when
+ * rn.optim.SGD's op (native/ops/optim.cc) does not dispatch to CUDA yet (it throws
+ * ERR_RN_NO_CUDA), the update runs the fused CUDA SGD kernel through its test entry
+ * (_cudaSgdStep), with the same hyper-parameters. The first steps include cuDNN's algorithm search
+ * for every convolution shape (warmup).
  */
 const { load, flags, writeJson, targetDevice } = require('./common');
 
@@ -26,75 +31,111 @@ const device = targetDevice(rn, f);
 const onGpu = device === 'cuda';
 const model = f.model || 'resnet20';
 const dry = !!f['dry-run'];
-const batch = Number(f.batch || (dry ? 4 : model === 'resnet50' ? 64 : 128));
+const bf16 = !!f.bf16;
+const channelsLast = !!f['channels-last'];
+const batch0 = Number(f.batch || (dry ? 4 : model === 'resnet50' ? 64 : 128));
 const steps = Number(f.steps || (dry ? 2 : 20));
 const warmup = Number(f.warmup || (dry ? 1 : 5));
 const size = model === 'resnet50' ? (dry ? 64 : 224) : 32;
 const classes = model === 'resnet50' ? 1000 : 10;
+const HP = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
 
-function main() {
+/** One measured run at a batch size; throws ERR_RN_OOM when it does not fit. */
+function measure(batch) {
   const workarounds = [];
-  if (onGpu) rn.cuda.setAllowTF32(!!f.tf32);
   rn.manualSeed(0);
   const m = model === 'resnet50' ? rn.models.resnet50({ numClasses: classes }) : rn.models.resnet20({ numClasses: classes });
   m.train();
-  rn.setFusion(false);
-  workarounds.push('fusion off (native/ops/bn_add_relu.cc has no CUDA dispatch yet)');
+  m.to(device);
+  if (channelsLast) m.toChannelsLast();
   const params = [...m.parameters()];
-  for (const t of [...params, ...m.buffers()]) t._moveTo_(device);
-  workarounds.push('parameters moved with Tensor._moveTo_ (Module.to does not move yet)');
-  // grad_rules.ts: T().zeros(shape) / T().empty(shape) -> on the model's device
-  const T = require(require('path').join(__dirname, '../../dist/tensor.js'));
-  const zeros0 = T.zeros, empty0 = T.empty;
-  T.zeros = (shape, o = {}) => zeros0(shape, o.device === undefined ? { ...o, device } : o);
-  T.empty = (shape, o = {}) => empty0(shape, o.device === undefined ? { ...o, device } : o);
-  workarounds.push('tensor.zeros/empty default to the device (grad_rules.ts slice/unreduce create CPU tensors)');
-  const bufs = params.map((p) => rn.zeros(p.shape.slice(), { device }).keep());
-  const sgd = (first) => {
+  // the optimiser; its CUDA dispatch may not be wired yet: then the fused kernel's test entry
+  const opt = new rn.optim.SGD(params, HP);
+  const bufs = [];
+  let direct = false;
+  const directStep = (first) => {
+    if (!bufs.length) for (const p of params) bufs.push(rn.zeros(p.shape.slice(), { device }).keep());
     const ps = params.filter((p) => p.grad);
     const hs = (xs) => xs.map((t) => t.h);
-    const b = ps.map((p) => bufs[params.indexOf(p)]);
-    const fn = onGpu ? binding()._cudaSgdStep : binding().sgdStep;
-    fn(hs(ps), hs(ps.map((p) => p.grad)), hs(b), ps.map(() => first), 0.1, 0.9, 0, 5e-4, false, false);
-    for (const p of ps) {
-      p.grad.dispose();
-      p.grad = null;
-    }
+    binding()._cudaSgdStep(hs(ps), hs(ps.map((p) => p.grad)), hs(ps.map((p) => bufs[params.indexOf(p)])), ps.map(() => first),
+      HP.lr, HP.momentum, 0, HP.weightDecay, false, false);
   };
-  workarounds.push(onGpu ? 'SGD through the fused CUDA kernel\'s test entry (_cudaSgdStep)' : 'SGD on the CPU (dry run)');
+  const update = (first) => {
+    if (!direct) {
+      try {
+        opt.step();
+      } catch (e) {
+        if (!(onGpu && e.code === 'ERR_RN_NO_CUDA' && typeof binding()._cudaSgdStep === 'function')) throw e;
+        direct = true;
+        workarounds.push(`SGD through the fused CUDA kernel's test entry (_cudaSgdStep): rn.optim.SGD said "${e.message}"`);
+      }
+    }
+    if (direct) directStep(first);
+    m.zeroGrad();
+  };
   let x = rn.randn([batch, 3, size, size], { device });
-  if (f['channels-last']) x = x.toChannelsLast();
+  if (channelsLast) x = x.toChannelsLast();
   const y = rn.tensor(Int32Array.from({ length: batch }, (_, i) => i % classes), { shape: [batch] }).to(device);
-  let lastLoss = NaN;
+  const forwardLoss = () => rn.F.crossEntropy(m.forward(x), y);
   const step = (i) =>
     rn.tidy(() => {
-      const loss = rn.F.crossEntropy(m.forward(x), y);
+      const loss = bf16 ? rn.autocast('bf16', forwardLoss) : forwardLoss();
       loss.backward();
-      sgd(i === 0);
+      update(i === 0);
       return loss;
     });
-  const t0 = Date.now();
-  for (let i = 0; i < warmup; i++) step(i).dispose();
-  if (onGpu) rn.cuda.synchronize();
-  const warmMs = Date.now() - t0;
-  if (onGpu) rn.cuda.resetPeakMemoryStats();
-  const t1 = process.hrtime.bigint();
-  let loss = null;
-  for (let i = 0; i < steps; i++) {
-    if (loss) loss.dispose();
-    loss = step(warmup + i);
+  try {
+    const t0 = Date.now();
+    for (let i = 0; i < warmup; i++) step(i).dispose();
+    if (onGpu) rn.cuda.synchronize();
+    const warmMs = Date.now() - t0;
+    if (onGpu) rn.cuda.resetPeakMemoryStats();
+    const t1 = process.hrtime.bigint();
+    let loss = null;
+    for (let i = 0; i < steps; i++) {
+      if (loss) loss.dispose();
+      loss = step(warmup + i);
+    }
+    const lastLoss = loss.itemSync();  // waits for the queued steps
+    if (onGpu) rn.cuda.synchronize();
+    const ms = Number(process.hrtime.bigint() - t1) / 1e6;
+    loss.dispose();
+    return { ms, warmMs, lastLoss, workarounds, peak: onGpu ? rn.memory.stats('cuda').peak : null };
+  } finally {
+    // free the attempt (an OOM retry needs the memory back)
+    x.dispose();
+    y.dispose();
+    const state = [...opt.state.values()].flatMap((s) => Object.values(s.tensors));
+    for (const t of [...params, ...m.buffers(), ...bufs, ...state]) t.dispose();
+    if (onGpu) rn.cuda.emptyCache();
   }
-  lastLoss = loss.itemSync();  // waits for the queued steps
-  if (onGpu) rn.cuda.synchronize();
-  const ms = Number(process.hrtime.bigint() - t1) / 1e6;
-  T.zeros = zeros0;
-  T.empty = empty0;
+}
+
+function main() {
+  if (onGpu) rn.cuda.setAllowTF32(!!f.tf32);
+  if (f.unfused) rn.setFusion(false);
+  let batch = batch0;
+  const tried = [];
+  let r;
+  for (;;) {
+    try {
+      r = measure(batch);
+      break;
+    } catch (e) {
+      if (!(f.fit && e.code === 'ERR_RN_OOM' && batch > 1)) throw e;
+      tried.push({ batch, error: e.message.split('\n')[0] });
+      console.log(`batch ${batch} does not fit (${e.code}); trying ${batch >> 1}`);
+      batch >>= 1;
+    }
+  }
+  const { ms, warmMs, lastLoss, workarounds, peak } = r;
   const out = {
-    model, device: onGpu ? rn.cuda.properties().name : 'cpu (dry run)', dryRun: !onGpu, batch, imageSize: size, steps, warmup,
-    tf32: !!f.tf32, channelsLast: !!f['channels-last'], msPerStep: ms / steps, imagesPerSec: (batch * steps) / (ms / 1000),
-    warmupMs: warmMs, finalLoss: lastLoss, peakMemory: onGpu ? rn.memory.stats('cuda').peak : null, workarounds,
+    model, device: onGpu ? rn.cuda.properties().name : 'cpu (dry run)', dryRun: !onGpu, batch, batchRequested: batch0, batchesTried: tried,
+    imageSize: size, steps, warmup, tf32: !!f.tf32, channelsLast, bf16, dtype: bf16 ? 'bfloat16 (autocast)' : 'float32', fused: !f.unfused,
+    msPerStep: ms / steps, imagesPerSec: (batch * steps) / (ms / 1000), warmupMs: warmMs, finalLoss: lastLoss, peakMemory: peak, workarounds,
   };
-  console.log(`${model} batch ${batch} ${size}x${size} on ${out.device}${out.tf32 ? ' (TF32)' : ''}: ${out.imagesPerSec.toFixed(1)} images/s, ${out.msPerStep.toFixed(1)} ms/step (warmup ${warmMs} ms), loss ${lastLoss.toFixed(4)}`);
+  const tags = [out.tf32 && 'TF32', bf16 && 'bf16 autocast', channelsLast && 'channels-last', f.unfused && 'unfused'].filter(Boolean);
+  console.log(`${model} batch ${batch} ${size}x${size} on ${out.device}${tags.length ? ` (${tags.join(', ')})` : ''}: ${out.imagesPerSec.toFixed(1)} images/s, ${out.msPerStep.toFixed(1)} ms/step (warmup ${warmMs} ms), loss ${lastLoss.toFixed(4)}`);
   writeJson(f.json, out);
   if (!Number.isFinite(lastLoss)) process.exitCode = 1;
 }
@@ -103,6 +144,6 @@ try {
   main();
 } catch (e) {
   console.error(`bench_train: ${e.code || e.name}: ${e.message}\n${(e.stack || '').split('\n').slice(1, 6).join('\n')}`);
-  writeJson(f.json, { model, error: `${e.code || e.name}: ${e.message}` });
+  writeJson(f.json, { model, bf16, channelsLast, error: `${e.code || e.name}: ${e.message}` });
   process.exitCode = 2;
 }

@@ -12,7 +12,8 @@
 # 4. build for the local GPU only (RESNODE_CUDA_ARCH=native) with cmake directly -> build/gpu/resnode.node
 # 5. device + library report; 6. every GPU test (bench/gpu/run_tests.js: each op vs the CPU backend)
 # 7. fused-kernel microbenchmarks (GB/s vs device copy bandwidth)
-# 8. ResNet-20 / ResNet-50 training throughput vs PyTorch on the same GPU
+# 8. ResNet-20 / ResNet-50 (float32 + TF32) and ResNet-50 bf16 channels-last training throughput vs
+#    PyTorch on the same GPU
 # 9. OUTDIR/check.json + OUTDIR/check.txt + OUTDIR/logs.tar.gz (every step's log and JSON; they
 #    are written to a work folder, build/gpu-check or RN_CHECK_WORK, so OUTDIR holds 3 files)
 #
@@ -255,22 +256,30 @@ run tests 180 node bench/gpu/run_tests.js --json "$OUT/tests.json" $DRYF
 run kernels 90 node bench/gpu/bench_kernels.js --json "$OUT/kernels.json" $DRYF
 
 # ---------------------------------------------------------------- 8. training throughput
-for m in resnet20 resnet50; do
-  if [ $DRY = 1 ]; then
-    run "train_$m" 60 node bench/gpu/bench_train.js --model $m --json "$OUT/train_$m.json" --dry-run
+# train_row NAME MODEL MAX_OURS MAX_TORCH FLAGS...: resnode and PyTorch with the same flags
+train_row() {
+  local name=$1 m=$2 t_ours=$3 t_torch=$4
+  shift 4
+  if [ $DRY = 1 ]; then  # script logic only: tiny batch, one step (a later --batch wins)
+    run "train_$name" 60 node bench/gpu/bench_train.js --model $m "$@" --batch 2 --json "$OUT/train_$name.json" --dry-run
     if [ -n "$PY" ]; then
-      run "torch_$m" 60 "$PY" bench/gpu/torch_ref.py --model $m --device cpu --batch 2 --steps 1 --warmup 1 --json "$OUT/torch_$m.json"
+      run "torch_$name" 60 "$PY" bench/gpu/torch_ref.py --model $m "$@" --device cpu --batch 2 --steps 1 --warmup 1 --json "$OUT/torch_$name.json"
     fi
-    continue
+    return 0
   fi
-  run "train_$m" 120 node bench/gpu/bench_train.js --model $m --tf32 --json "$OUT/train_$m.json"
+  run "train_$name" "$t_ours" node bench/gpu/bench_train.js --model $m "$@" --json "$OUT/train_$name.json"
   if [ -n "$PY" ]; then
-    run "torch_$m" 90 "$PY" bench/gpu/torch_ref.py --model $m --tf32 --device cuda --json "$OUT/torch_$m.json"
+    run "torch_$name" "$t_torch" "$PY" bench/gpu/torch_ref.py --model $m "$@" --device cuda --json "$OUT/torch_$name.json"
   else
-    say "SKIP torch_$m: no python3 with torch"
-    record "torch_$m" skipped 0 "no python3 with torch"
+    say "SKIP torch_$name: no python3 with torch"
+    record "torch_$name" skipped 0 "no python3 with torch"
   fi
-done
+}
+train_row resnet20 resnet20 120 90 --tf32
+# the issue's target (before the float32 ResNet-50 row, so the time budget reaches it first):
+# ResNet-50 bf16 channels-last, batch 256 or the largest that fits
+train_row resnet50_bf16_cl resnet50 150 120 --bf16 --channels-last --batch 256 --fit
+train_row resnet50 resnet50 120 90 --tf32
 
 # ---------------------------------------------------------------- 9. report
 node bench/gpu/report.js "$OUT" > "$OUT/report.log" 2>&1 || say "report.js failed: $(tail -n 3 "$OUT/report.log")"

@@ -37,14 +37,19 @@ const device = read('device.json');
 const tests = read('tests.json');
 const kernels = read('kernels.json');
 const training = [];
-for (const m of ['resnet20', 'resnet50']) {
+// rows written by check.sh's train_row (NAME -> train_NAME.json / torch_NAME.json); the last is
+// the issue's target: ResNet-50 bf16 channels-last at >= 1.0x PyTorch eager
+const TARGET = { row: 'resnet50_bf16_cl', ratio: 1.0 };
+for (const m of ['resnet20', 'resnet50', 'resnet50_bf16_cl']) {
   const ours = read(`train_${m}.json`), torch = read(`torch_${m}.json`);
   if (!ours && !torch) continue;
+  const ratio = ours && torch && ours.imagesPerSec && torch.imagesPerSec ? ours.imagesPerSec / torch.imagesPerSec : null;
   training.push({
     model: m,
     resnode: ours,
     torch,
-    ratio: ours && torch && ours.imagesPerSec && torch.imagesPerSec ? ours.imagesPerSec / torch.imagesPerSec : null,
+    ratio,
+    ...(m === TARGET.row ? { target: `>= ${TARGET.ratio.toFixed(1)}x PyTorch eager`, meetsTarget: ratio === null || (ours && ours.dryRun) ? null : ratio >= TARGET.ratio } : {}),
   });
 }
 const failedSteps = steps.filter((s) => s.status !== 'ok' && s.status !== 'skipped');
@@ -104,10 +109,12 @@ if (training.length) {
   L.push('training throughput (images/s, same GPU):');
   for (const t of training) {
     const o = t.resnode, p = t.torch;
-    const os = o ? (o.error ? `error: ${o.error}` : `${o.imagesPerSec.toFixed(1)} (${o.msPerStep.toFixed(1)} ms/step, batch ${o.batch}${o.tf32 ? ', TF32' : ''})`) : 'not run';
-    const ps = p ? `${p.imagesPerSec.toFixed(1)} (torch ${p.torch}, ${p.msPerStep.toFixed(1)} ms/step)` : 'not run';
-    L.push(`  ${t.model.padEnd(9)} resnode ${os}  |  PyTorch ${ps}${t.ratio ? `  |  resnode/PyTorch ${t.ratio.toFixed(2)}` : ''}`);
-    if (o && o.workarounds) L.push(`            (${o.workarounds.join('; ')})`);
+    const tags = (r) => [r.tf32 && 'TF32', r.bf16 && 'bf16', r.channelsLast && 'channels-last'].filter(Boolean).map((x) => `, ${x}`).join('');
+    const os = o ? (o.error ? `error: ${o.error}` : `${o.imagesPerSec.toFixed(1)} (${o.msPerStep.toFixed(1)} ms/step, batch ${o.batch}${tags(o)})`) : 'not run';
+    const ps = p ? `${p.imagesPerSec.toFixed(1)} (torch ${p.torch}, ${p.msPerStep.toFixed(1)} ms/step, batch ${p.batch}${tags(p)})` : 'not run';
+    const tgt = t.target ? `  (target ${t.target}: ${t.meetsTarget === null ? 'not measured on a GPU' : t.meetsTarget ? 'met' : 'NOT met'})` : '';
+    L.push(`  ${t.model.padEnd(16)} resnode ${os}  |  PyTorch ${ps}${t.ratio ? `  |  resnode/PyTorch ${t.ratio.toFixed(2)}` : ''}${tgt}`);
+    if (o && o.workarounds && o.workarounds.length) L.push(`            (${o.workarounds.join('; ')})`);
   }
 }
 fs.writeFileSync(path.join(out, 'check.txt'), L.join('\n') + '\n');

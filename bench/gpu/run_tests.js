@@ -2,13 +2,15 @@
 'use strict';
 /**
  * The GPU test suite as a plain node script (test/gpu/cases.js: every CUDA op against the CPU
- * backend), for GPU machines without jest.
+ * backend; test/gpu/model_cases.js: whole networks, Module.to, bf16 autocast + channels-last),
+ * for GPU machines without jest.
  *   node bench/gpu/run_tests.js [--json FILE] [--filter TEXT] [--dry-run]
  * --dry-run runs every case with both sides on the CPU (checks the cases' logic anywhere).
  * Exit status 1 when a case fails.
  */
 const { load, flags, writeJson, targetDevice } = require('./common');
 const { makeCases, runCases, TOL } = require('../../test/gpu/cases.js');
+const { makeModelCases, TOL: MODEL_TOL } = require('../../test/gpu/model_cases.js');
 
 (async () => {
   const f = flags();
@@ -16,11 +18,11 @@ const { makeCases, runCases, TOL } = require('../../test/gpu/cases.js');
   const device = targetDevice(rn, f);
   const t0 = Date.now();
   console.log(`resnode GPU tests on ${device}${device === 'cuda' ? ` (${rn.cuda.status()})` : ' (dry run: both sides on the CPU)'}; addon ${bindingPath() || '(not loaded yet)'}`);
-  const cases = makeCases(rn, binding, { device, codes });
+  const cases = [...makeCases(rn, binding, { device, codes }), ...makeModelCases(rn, { device })];
   const r = await runCases(cases, { device, filter: f.filter || null, log: (s) => console.log(s) });
   const libs = device === 'cuda' ? rn.cuda.libraries() : [];
   const summary = {
-    device, dryRun: device !== 'cuda', status: rn.cuda.status(), tolerances: TOL, passed: r.passed, failed: r.failed,
+    device, dryRun: device !== 'cuda', status: rn.cuda.status(), tolerances: { ...TOL, model: MODEL_TOL }, passed: r.passed, failed: r.failed,
     skipped: r.skipped, ms: Date.now() - t0, libraries: libs,
     memory: device === 'cuda' ? rn.memory.stats('cuda') : null,
     cases: r.results.map((x) => ({

@@ -5,11 +5,16 @@ ResNet paper's model, as rn.models.resnet20) or torchvision's ResNet-50 (224x224
 already on the GPU, with the same batch, learning rate, momentum and weight decay.
 
   python3 bench/gpu/torch_ref.py --model resnet20|resnet50 [--batch 128] [--steps 20] [--warmup 5]
-                                 [--tf32] [--channels-last] [--device cuda] [--json FILE]
+                                 [--tf32] [--channels-last] [--bf16] [--fit] [--device cuda] [--json FILE]
 
 TF32: off unless --tf32 (then both cuDNN convolutions and matmuls may use it, as resnode's
 rn.cuda.setAllowTF32(true)). cudnn.benchmark is on: like resnode, the first steps time every
 convolution algorithm (the warmup absorbs it).
+--channels-last: model and input in torch.channels_last (resnode: model.toChannelsLast()).
+--bf16: forward and loss under torch.autocast(device_type, dtype=torch.bfloat16), backward and the
+SGD step outside it, float32 master weights (resnode: rn.autocast('bf16', ...)): PyTorch's
+recommended mixed-precision step; bf16 needs no GradScaler.
+--fit: when the batch does not fit in device memory, halve it and try again (as bench_train.js).
 """
 import argparse
 import json
@@ -73,6 +78,8 @@ def main():
     ap.add_argument('--warmup', type=int, default=5)
     ap.add_argument('--tf32', action='store_true')
     ap.add_argument('--channels-last', action='store_true')
+    ap.add_argument('--bf16', action='store_true')
+    ap.add_argument('--fit', action='store_true')
     ap.add_argument('--device', default='cuda')
     ap.add_argument('--json', default=None)
     a = ap.parse_args()
@@ -82,23 +89,54 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = a.tf32
     torch.backends.cudnn.allow_tf32 = a.tf32
     torch.backends.cudnn.benchmark = True
+    dev = torch.device(a.device)
+    requested = a.batch or (64 if a.model == 'resnet50' else 128)
+    batch, tried = requested, []
+    while True:
+        try:
+            out = measure(a, dev, batch)
+            break
+        except torch.cuda.OutOfMemoryError as e:  # torch.OutOfMemoryError in 2.5+ (same class)
+            if not a.fit or batch <= 1:
+                raise
+            tried.append({'batch': batch, 'error': str(e).split('\n')[0]})
+            print('batch %d does not fit; trying %d' % (batch, batch // 2))
+            batch //= 2
+            torch.cuda.empty_cache()
+    out.update({'batchRequested': requested, 'batchesTried': tried})
+    tags = [t for t, on in (('TF32', a.tf32), ('bf16 autocast', a.bf16), ('channels-last', a.channels_last)) if on]
+    print('%s batch %d %dx%d torch %s on %s%s: %.1f images/s, %.1f ms/step' % (
+        a.model, batch, out['imageSize'], out['imageSize'], torch.__version__, out['device'],
+        ' (%s)' % ', '.join(tags) if tags else '', out['imagesPerSec'], out['msPerStep']))
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(out, f, indent=2)
+
+
+def measure(a, dev, batch):
     torch.manual_seed(0)
     if a.model == 'resnet50':
         import torchvision
         m = torchvision.models.resnet50(num_classes=1000)
-        size, classes, batch = 224, 1000, a.batch or 64
+        size, classes = 224, 1000
     else:
         m = CifarResNet(3, 10)
-        size, classes, batch = 32, 10, a.batch or 128
-    dev = torch.device(a.device)
+        size, classes = 32, 10
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     m = m.to(dev).to(memory_format=fmt).train()
     opt = torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(batch, 3, size, size, device=dev).contiguous(memory_format=fmt)
     y = torch.arange(batch, device=dev) % classes
+    try:
+        return run(a, dev, m, opt, x, y, batch, size)
+    finally:
+        del m, opt, x, y
 
+
+def run(a, dev, m, opt, x, y, batch, size):
     def step():
-        loss = F.cross_entropy(m(x), y)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.bf16):
+            loss = F.cross_entropy(m(x), y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -118,18 +156,14 @@ def main():
     final = loss.item()
     sync()
     dt = time.perf_counter() - t1
-    out = {
+    return {
         'model': a.model, 'torch': torch.__version__, 'device': torch.cuda.get_device_name() if dev.type == 'cuda' else 'cpu',
         'batch': batch, 'imageSize': size, 'steps': a.steps, 'warmup': a.warmup, 'tf32': a.tf32,
-        'channelsLast': a.channels_last, 'msPerStep': 1000 * dt / a.steps, 'imagesPerSec': batch * a.steps / dt,
+        'channelsLast': a.channels_last, 'bf16': a.bf16, 'dtype': 'bfloat16 (autocast)' if a.bf16 else 'float32',
+        'msPerStep': 1000 * dt / a.steps, 'imagesPerSec': batch * a.steps / dt,
         'warmupMs': 1000 * warm, 'finalLoss': final,
         'peakMemory': torch.cuda.max_memory_allocated() if dev.type == 'cuda' else None,
     }
-    print('%s batch %d %dx%d torch %s on %s%s: %.1f images/s, %.1f ms/step' % (
-        a.model, batch, size, size, torch.__version__, out['device'], ' (TF32)' if a.tf32 else '', out['imagesPerSec'], out['msPerStep']))
-    if a.json:
-        with open(a.json, 'w') as f:
-            json.dump(out, f, indent=2)
 
 
 if __name__ == '__main__':

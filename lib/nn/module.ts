@@ -3,7 +3,7 @@
  * (own parameters, own buffers, then children, recursively), train/eval, zeroGrad, and
  * loadStateDict with strict checking.
  */
-import { Tensor, tensor } from '../tensor';
+import { Tensor, tensor, checkDevice, DeviceName } from '../tensor';
 import { keep } from '../memory';
 import { noGrad } from '../autograd';
 import { invalidArg, rnError } from '../errors';
@@ -150,9 +150,12 @@ export abstract class Module {
       for (const [k, dst] of own) {
         const v = src.get(k);
         if (!v) continue;
-        const val = v.dtype === dst.dtype ? v : v.to(dst.dtype);
+        // to the model's device (a CPU checkpoint into a model moved with to('cuda')), then dtype
+        const onDev = v.device === dst.device ? v : v.to(dst.device);
+        const val = onDev.dtype === dst.dtype ? onDev : onDev.to(dst.dtype);
         dst.copyFrom(val);
         if (val !== v) val.dispose();
+        if (onDev !== v && onDev !== val) onDev.dispose();
       }
     });
     for (const m of this.modules()) m.afterLoad();
@@ -162,10 +165,55 @@ export abstract class Module {
   /** Called on every submodule after loadStateDict copied new values (resync derived state). */
   protected afterLoad(): void {}
 
-  /** Move parameters and buffers to a device (CPU-only builds accept 'cpu'). */
+  /**
+   * Move every parameter and buffer (and their gradients) to a device, in place: the tensors stay
+   * the same objects, so optimisers and code holding them keep working (PyTorch's `module.to`).
+   * `'cpu'`, `'cuda'` or `'cuda:0'`. Where the device is not available it throws (ERR_RN_NO_CUDA)
+   * before moving anything; should a copy fail midway (ERR_RN_OOM), what was moved goes back.
+   * An optimiser created before the move keeps working if it has not stepped yet (its state is
+   * made on the parameters' device at the first step). Returns this.
+   */
   to(device: string): this {
-    for (const t of [...this.parameters(), ...this.buffers()]) t.to(device);
+    const dev = checkDevice(device, 'Module.to');
+    const moved: [Tensor, DeviceName][] = [];
+    try {
+      for (const t of this.uniqueTensors()) {
+        if (t.device === dev) continue;
+        moved.push([t, t.device]);
+        t._moveTo_(dev);
+      }
+    } catch (e) {
+      for (const [t, from] of moved.reverse()) {
+        try {
+          t._moveTo_(from);
+        } catch {
+          // best effort: the first error is the one to report
+        }
+      }
+      throw e;
+    }
     return this;
+  }
+
+  /**
+   * Convert every 4-D parameter and buffer (convolution weights) to channels-last memory in place
+   * (PyTorch's `model.to(memory_format=torch.channels_last)`): same objects, same values, same
+   * shapes; only the strides change. A convolution whose weight is channels-last converts an NCHW
+   * input to channels-last (F.conv2d), and every op of a residual network keeps that layout, so
+   * the model then runs channels-last end to end on NCHW images (the fast layout for cuDNN's
+   * tensor-core kernels, in bfloat16 especially; see docs/cuda.md). Call it before the optimiser
+   * takes its first step (momentum buffers keep the layout they were created with). Returns this.
+   */
+  toChannelsLast(): this {
+    noGrad(() => {
+      for (const t of this.uniqueTensors()) if (t.ndim === 4) t._toChannelsLast_();
+    });
+    return this;
+  }
+
+  /** Parameters then buffers, each tensor once (a shared tensor is registered in several places). */
+  private uniqueTensors(): Tensor[] {
+    return [...new Set([...this.parameters(), ...this.buffers()])];
   }
 
   /**

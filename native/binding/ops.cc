@@ -277,7 +277,8 @@ V conv2dBackwardData(const CI& info) {
                                                     tensor_arg(info, 1, "conv2d backward", "weight"),
                                                     ints_arg(info, 2, "conv2d backward", "inputShape", true),
                                                     bool_arg(info, 3, "conv2d backward", "channelsLast"),
-                                                    conv_args(info, 4, "conv2d backward")));
+                                                    conv_args(info, 4, "conv2d backward"),
+                                                    info.Length() > 5 ? opt_tensor_arg(info, 5, "conv2d backward", "accumulate") : nullptr));
 }
 V conv2dBackwardWeight(const CI& info) {
   argc(info, 4, "conv2d backward");

@@ -15,21 +15,8 @@ void check_vec(const Tensor* t, int64_t C, const Tensor& x, const char* op, cons
   if (t->dim() != 1 || t->shape[0] != C || !t->is_contiguous())
     throw_shape(cat(op, ": input has ", C, " channels but ", name, " has shape ", shape_str(t->shape)));
 }
-// Activations: float32 (CPU and CUDA), bfloat16 / float16 on CUDA.
-void check_act(const Tensor& t, const char* op, const char* name) {
-  check_live(t, op, name);
-  const bool half = t.dtype == DType::BF16 || t.dtype == DType::F16;
-  if (t.dtype != DType::F32 && !(half && t.device() == Device::CUDA))
-    throw RnError("ERR_RN_DTYPE",
-                  cat(op, ": expected ", name, " of dtype float32", t.device() == Device::CUDA ? ", bfloat16 or float16" : "",
-                      " but received ", dtype_name(t.dtype)),
-                  ErrKind::Type);
-}
-void same_dtype(const Tensor& a, const Tensor& b, const char* op, const char* na, const char* nb) {
-  if (a.dtype != b.dtype)
-    throw RnError("ERR_RN_DTYPE", cat(op, ": ", na, " is ", dtype_name(a.dtype), " but ", nb, " is ", dtype_name(b.dtype)),
-                  ErrKind::Type);
-}
+// Activations: float32 (CPU and CUDA), bfloat16 / float16 on CUDA (check.cc).
+void check_act(const Tensor& t, const char* op, const char* name) { check_float_storage(t, op, name); }
 void check_input(const Tensor& x, const char* op) {
   check_act(x, op, "input");
   if (x.dim() < 2 || x.dim() > 4)
@@ -56,7 +43,7 @@ std::tuple<Tensor, Tensor, Tensor> bn_add_relu_forward(const Tensor& x0, const T
   if (res) {
     check_act(*res, op, "residual");
     check_device(x0, *res, op, "input", "residual");
-    same_dtype(x0, *res, op, "input", "residual");
+    check_same_dtype(x0, *res, op, "input", "residual");
     RN_CHECK_SHAPE(res->shape == x0.shape, op, ": residual has shape ", shape_str(res->shape), " but input has shape ",
                    shape_str(x0.shape));
   }
@@ -104,8 +91,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_backward(const Tensor& dy
   check_act(y0, op, "output");
   check_device(dy0, x0, op, "grad", "input");
   check_device(y0, x0, op, "output", "input");
-  same_dtype(dy0, x0, op, "grad", "input");
-  same_dtype(y0, x0, op, "output", "input");
+  check_same_dtype(dy0, x0, op, "grad", "input");
+  check_same_dtype(y0, x0, op, "output", "input");
   RN_CHECK_SHAPE(dy0.shape == x0.shape, op, ": grad has shape ", shape_str(dy0.shape), " but input has shape ",
                  shape_str(x0.shape));
   RN_CHECK_SHAPE(y0.shape == x0.shape, op, ": output has shape ", shape_str(y0.shape), " but input has shape ",

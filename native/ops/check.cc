@@ -13,6 +13,21 @@ void check_f32(const Tensor& t, const char* op, const char* name) {
     throw RnError("ERR_RN_DTYPE", cat(op, ": expected ", name, " of dtype float32 but received ", dtype_name(t.dtype)),
                   ErrKind::Type);
 }
+DType check_float_storage(const Tensor& t, const char* op, const char* name) {
+  check_live(t, op, name);
+  const bool half = t.dtype == DType::BF16 || t.dtype == DType::F16;
+  if (t.dtype != DType::F32 && !(half && t.device() == Device::CUDA))
+    throw RnError("ERR_RN_DTYPE",
+                  cat(op, ": expected ", name, " of dtype float32", t.device() == Device::CUDA ? ", bfloat16 or float16" : "",
+                      " but received ", dtype_name(t.dtype)),
+                  ErrKind::Type);
+  return t.dtype;
+}
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op, const char* na, const char* nb) {
+  if (a.dtype != b.dtype)
+    throw RnError("ERR_RN_DTYPE", cat(op, ": ", na, " is ", dtype_name(a.dtype), " but ", nb, " is ", dtype_name(b.dtype)),
+                  ErrKind::Type);
+}
 void check_device(const Tensor& a, const Tensor& b, const char* op, const char* na, const char* nb) {
   if (a.device() != b.device())
     throw RnError("ERR_RN_DEVICE", cat(op, ": ", na, " is on ", device_name(a.device()), " but ", nb, " is on ",

@@ -38,14 +38,18 @@ cpu::ConvParams params(const Shape& xs, const Shape& ws, const Conv2dArgs& a, co
 }  // namespace
 
 Tensor conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* bias, const Conv2dArgs& a) {
-  check_f32(x0, "conv2d", "input");
-  check_f32(w0, "conv2d", "weight");
+  // float32, or bfloat16 / float16 storage on CUDA (tensor cores, f32 accumulation); y has x's dtype
+  const DType dt = check_float_storage(x0, "conv2d", "input");
+  check_float_storage(w0, "conv2d", "weight");
   check_device(x0, w0, "conv2d", "input", "weight");
+  check_same_dtype(x0, w0, "conv2d", "input", "weight");
   cpu::ConvParams p = params(x0.shape, w0.shape, a, "conv2d");
   Tensor b;
   if (bias) {
     check_f32(*bias, "conv2d", "bias");
     check_device(x0, *bias, "conv2d", "input", "bias");
+    if (dt != DType::F32)  // the CUDA bias kernel is float32 (F.conv2d adds a half bias as a separate op)
+      throw RnError("ERR_RN_DTYPE", cat("conv2d: a bias needs a float32 input (input is ", dtype_name(dt), ")"), ErrKind::Type);
     if (bias->dim() != 1 || bias->shape[0] != p.K)
       throw_shape(cat("conv2d: bias has shape ", shape_str(bias->shape), " but the weight has ", p.K, " output channels"));
     b = contiguous(*bias);
@@ -53,7 +57,7 @@ Tensor conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* bias, co
   p.channels_last = x0.is_channels_last() && !x0.is_contiguous();
   Tensor x = p.channels_last ? x0 : contiguous(x0), w = contiguous(w0);
   Shape ys{p.N, p.K, p.P, p.Q};
-  Tensor y = p.channels_last ? empty_channels_last(ys, DType::F32, x.device()) : rn::empty(ys, DType::F32, x.device());
+  Tensor y = p.channels_last ? empty_channels_last(ys, dt, x.device()) : rn::empty(ys, dt, x.device());
   // Empty batch or no output channels: nothing to compute (the kernels divide by these sizes).
   if (y.numel() == 0) return y;
   if (x.device() == Device::CUDA) {  // cuDNN
@@ -62,7 +66,7 @@ Tensor conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* bias, co
       if (b.storage) cuda::add_channel_bias(y.f32(), b.f32(), p.N, p.K, p.P * p.Q, p.channels_last);
       return y;
     }
-    cuda::conv2d_forward(y.raw(), x.raw(), w.raw(), b.storage ? b.f32() : nullptr, p, DType::F32);
+    cuda::conv2d_forward(y.raw(), x.raw(), w.raw(), b.storage ? b.f32() : nullptr, p, dt);
     return y;
   }
   if (p.C == 0) {  // an empty sum per output: y = bias (or 0)
@@ -80,23 +84,43 @@ Tensor conv2d_forward(const Tensor& x0, const Tensor& w0, const Tensor* bias, co
   return y;
 }
 
-Tensor conv2d_backward_data(const Tensor& dy0, const Tensor& w0, const Shape& xs, bool cl, const Conv2dArgs& a) {
-  check_f32(dy0, "conv2d backward", "grad");
-  check_f32(w0, "conv2d backward", "weight");
+Tensor conv2d_backward_data(const Tensor& dy0, const Tensor& w0, const Shape& xs, bool cl, const Conv2dArgs& a,
+                            const Tensor* acc) {
+  const DType dt = check_float_storage(dy0, "conv2d backward", "grad");
+  check_float_storage(w0, "conv2d backward", "weight");
   check_device(dy0, w0, "conv2d backward", "grad", "weight");
+  check_same_dtype(dy0, w0, "conv2d backward", "grad", "weight");
   cpu::ConvParams p = params(xs, w0.shape, a, "conv2d backward");
   Shape ys{p.N, p.K, p.P, p.Q};
   RN_CHECK_SHAPE(dy0.shape == ys, "conv2d backward: grad has shape ", shape_str(dy0.shape), " but the output was ", shape_str(ys));
   p.channels_last = cl;
   Tensor dy = cl ? to_channels_last(dy0) : contiguous(dy0), w = contiguous(w0);
-  Tensor dx = cl ? empty_channels_last(xs, DType::F32, dy.device()) : rn::empty(xs, DType::F32, dy.device());
+  if (acc) {
+    const char* op = "conv2d backward";
+    check_live(*acc, op, "accumulate");
+    check_device(*acc, dy, op, "accumulate", "grad");
+    check_same_dtype(*acc, dy, op, "accumulate", "grad");
+    RN_CHECK_SHAPE(acc->shape == xs, op, ": accumulate has shape ", shape_str(acc->shape), " but the input was ", shape_str(xs));
+    if (!(cl ? acc->is_channels_last() : acc->is_contiguous()))
+      throw RnError("ERR_RN_ARG", cat(op, ": accumulate must be dense in the ", cl ? "channels-last" : "contiguous", " layout"));
+    if (dy.numel() == 0 || w.numel() == 0 || acc->numel() == 0) return *acc;
+    if (dy.device() == Device::CUDA || dt != DType::F32) {  // no accumulating kernel there: add a separate result
+      Tensor dx = conv2d_backward_data(dy, w, xs, cl, a);
+      axpy_(*acc, dx, 1.f);
+      return *acc;
+    }
+    Tensor dx = *acc;
+    enqueue(dy.device(), [dx, dy, w, p] { cpu::conv2d_backward_data(dx.f32(), dy.f32(), w.f32(), p, true); });
+    return dx;
+  }
+  Tensor dx = cl ? empty_channels_last(xs, dt, dy.device()) : rn::empty(xs, dt, dy.device());
   if (dx.numel() == 0) return dx;
   if (dy.numel() == 0 || w.numel() == 0) {  // no output channels: the gradient is 0
     fill_(dx, 0.0);
     return dx;
   }
   if (dy.device() == Device::CUDA) {
-    cuda::conv2d_backward_data(dx.raw(), dy.raw(), w.raw(), p, DType::F32);
+    cuda::conv2d_backward_data(dx.raw(), dy.raw(), w.raw(), p, dt);
     return dx;
   }
   enqueue(dy.device(), [dx, dy, w, p] { cpu::conv2d_backward_data(dx.f32(), dy.f32(), w.f32(), p); });
@@ -104,23 +128,24 @@ Tensor conv2d_backward_data(const Tensor& dy0, const Tensor& w0, const Shape& xs
 }
 
 Tensor conv2d_backward_weight(const Tensor& dy0, const Tensor& x0, const Shape& ws, const Conv2dArgs& a) {
-  check_f32(dy0, "conv2d backward", "grad");
-  check_f32(x0, "conv2d backward", "input");
+  const DType dt = check_float_storage(dy0, "conv2d backward", "grad");
+  check_float_storage(x0, "conv2d backward", "input");
   check_device(dy0, x0, "conv2d backward", "grad", "input");
+  check_same_dtype(dy0, x0, "conv2d backward", "grad", "input");
   cpu::ConvParams p = params(x0.shape, ws, a, "conv2d backward");
   Shape ys{p.N, p.K, p.P, p.Q};
   RN_CHECK_SHAPE(dy0.shape == ys, "conv2d backward: grad has shape ", shape_str(dy0.shape), " but the output was ", shape_str(ys));
   p.channels_last = x0.is_channels_last() && !x0.is_contiguous();
   Tensor x = p.channels_last ? x0 : contiguous(x0);
   Tensor dy = p.channels_last ? to_channels_last(dy0) : contiguous(dy0);
-  Tensor dw = rn::empty(ws, DType::F32, x.device());
+  Tensor dw = rn::empty(ws, dt, x.device());
   if (dw.numel() == 0) return dw;
   if (dy.numel() == 0 || x.numel() == 0) {  // empty batch: the gradient is 0
     fill_(dw, 0.0);
     return dw;
   }
   if (x.device() == Device::CUDA) {
-    cuda::conv2d_backward_weight(dw.raw(), dy.raw(), x.raw(), p, DType::F32);
+    cuda::conv2d_backward_weight(dw.raw(), dy.raw(), x.raw(), p, dt);
     return dw;
   }
   enqueue(x.device(), [dw, dy, x, p] { cpu::conv2d_backward_weight(dw.f32(), dy.f32(), x.f32(), p); });

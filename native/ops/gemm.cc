@@ -5,9 +5,11 @@ namespace rn {
 namespace ops {
 
 Tensor matmul(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
-  check_f32(a0, "matmul", "input");
-  check_f32(b0, "matmul", "other");
+  // float32, or bfloat16 / float16 storage on CUDA (cuBLAS, f32 accumulation); y has a's dtype
+  const DType dt = check_float_storage(a0, "matmul", "input");
+  check_float_storage(b0, "matmul", "other");
   check_device(a0, b0, "matmul", "input", "other");
+  check_same_dtype(a0, b0, "matmul", "input", "other");
   if (a0.dim() < 2 || b0.dim() < 2 || a0.dim() > 3 || b0.dim() > 3)
     throw_shape(cat("matmul: expected 2-D or 3-D operands but received ", shape_str(a0.shape), " and ", shape_str(b0.shape)));
   Tensor a = contiguous(a0), b = contiguous(b0);
@@ -24,11 +26,11 @@ Tensor matmul(const Tensor& a0, const Tensor& b0, bool ta, bool tb) {
   // [B, M, K] x [K, N] with an untransposed a folds into one [B*M, K] x [K, N] product.
   bool fold = b.dim() == 2 && !ta && a.dim() == 3;
   Shape os = (a.dim() == 3 || b.dim() == 3) ? Shape{B, M, N} : Shape{M, N};
-  Tensor y = rn::empty(os, DType::F32, a.device());
+  Tensor y = rn::empty(os, dt, a.device());
   int64_t sA = ba == 1 ? 0 : M * K, sB = bb == 1 ? 0 : K * N;
   if (a.device() == Device::CUDA) {  // cuBLAS (one strided-batched call)
-    if (fold) cuda::gemm(y.raw(), a.raw(), b.raw(), DType::F32, 1, B * M, N, K, false, tb, 1.f, 0.f, 0, 0, 0);
-    else cuda::gemm(y.raw(), a.raw(), b.raw(), DType::F32, B, M, N, K, ta, tb, 1.f, 0.f, sA, sB, M * N);
+    if (fold) cuda::gemm(y.raw(), a.raw(), b.raw(), dt, 1, B * M, N, K, false, tb, 1.f, 0.f, 0, 0, 0);
+    else cuda::gemm(y.raw(), a.raw(), b.raw(), dt, B, M, N, K, ta, tb, 1.f, 0.f, sA, sB, M * N);
     return y;
   }
   enqueue(a.device(), [=] {

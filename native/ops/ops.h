@@ -49,8 +49,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transA, bool transB);
 // ---- conv2d (conv2d.cc) ----
 struct Conv2dArgs { int64_t sh, sw, ph, pw, dh, dw, groups; };
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dArgs& a);
+// acc: a gradient already there for x (shape xshape, dense in the requested layout), which the
+// result is added into and returned: the two gradient paths of a residual block summed without a
+// separate add pass (the Winograd kernels add while they store).
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& xshape, bool channels_last,
-                            const Conv2dArgs& a);
+                            const Conv2dArgs& a, const Tensor* acc = nullptr);
 Tensor conv2d_backward_weight(const Tensor& dy, const Tensor& x, const Shape& wshape, const Conv2dArgs& a);
 
 // ---- batch norm (batchnorm.cc) ----
@@ -92,6 +95,10 @@ std::tuple<Tensor, Tensor, Tensor> layernorm_backward(const Tensor& dy, const Te
 // ---- shared checks (check.cc) ----
 void check_live(const Tensor& t, const char* op, const char* name);
 void check_f32(const Tensor& t, const char* op, const char* name);
+// Float storage the CUDA kernels take: float32 anywhere, bfloat16 / float16 on CUDA (the tensor-core
+// paths of conv2d and matmul; F.autocast casts to them). Returns the dtype.
+DType check_float_storage(const Tensor& t, const char* op, const char* name);
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op, const char* na, const char* nb);
 void check_device(const Tensor& a, const Tensor& b, const char* op, const char* na, const char* nb);
 // CPU-only ops in a CPU-only build: CUDA tensors cannot exist, but the message stays honest.
 void require_cpu(const Tensor& t, const char* op);

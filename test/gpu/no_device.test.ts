@@ -9,19 +9,12 @@ import * as os from 'os';
 import * as path from 'path';
 import * as rn from '../../lib';
 import { binding, bindingPath } from '../../lib/binding';
+import { thrown } from '../helpers/thrown';
 
 const available = rn.cuda.isAvailable();
 const builtWithCuda = !/built without CUDA/.test(rn.cuda.status());
 const describeNoGpu = available ? describe.skip : describe;
 
-function thrown(f: () => unknown): { code?: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    return { code: (e as { code?: string }).code, message: (e as Error).message };
-  }
-  return { code: 'none', message: 'did not throw' };
-}
 
 describeNoGpu(`without a GPU${available ? ' (skipped: this machine has one)' : ''}`, () => {
   test('the addon loads and says why CUDA is not available', () => {

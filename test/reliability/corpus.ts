@@ -523,8 +523,11 @@ export function nativeSpecs(): NativeSpec[] {
     { fn: 'conv2dForward', args: () => [h([2, 3, 5, 5]), h([4, 3, 3, 3]), h([4]), P7], kinds: ['h', 'h', 'oh', 'p7'],
       extra: () => [['empty kernel', [h([2, 3, 5, 5]), h([4, 3, 0, 3]), null, P7], SHAPE], ['bias of the wrong size', [h([2, 3, 5, 5]), h([4, 3, 3, 3]), h([5]), P7], SHAPE],
         ['stride 2^40', [h([2, 3, 5, 5]), h([4, 3, 3, 3]), null, [2 ** 40, 1, 1, 1, 1, 1, 1]], RANGE]] },
-    { fn: 'conv2dBackwardData', args: () => [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [2, 3, 5, 5], false, P7], kinds: ['h', 'h', 'shape', 'b', 'p7'],
+    { fn: 'conv2dBackwardData', args: () => [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [2, 3, 5, 5], false, P7, null], kinds: ['h', 'h', 'shape', 'b', 'p7', 'oh'],
       extra: () => [['input shape of rank 3', [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [3, 5, 5], false, P7], SHAPE],
+        ['accumulate of another shape', [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [2, 3, 5, 5], false, P7, h([2, 3, 5, 4])], SHAPE],
+        ['accumulate not dense in the layout', [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [2, 3, 5, 5], true, P7, h([2, 3, 5, 5])], E('ERR_RN_ARG')],
+        ['int32 accumulate', [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [2, 3, 5, 5], false, P7, hi([2, 3, 5, 5])], E('ERR_RN_DTYPE')],
         ['grad of the wrong shape', [h([2, 4, 4, 4]), h([4, 3, 3, 3]), [2, 3, 5, 5], false, P7], SHAPE],
         ['huge input shape', [h([2, 4, 5, 5]), h([4, 3, 3, 3]), [2 ** 40, 3, 5, 5], false, P7], ANY]] },
     { fn: 'conv2dBackwardWeight', args: () => [h([2, 4, 5, 5]), h([2, 3, 5, 5]), [4, 3, 3, 3], P7], kinds: ['h', 'h', 'shape', 'p7'],
@@ -584,6 +587,11 @@ export function nativeSpecs(): NativeSpec[] {
     { fn: 'setNumThreads', args: () => [binding().getNumThreads()], kinds: ['i'], extra: () => [['0', [0], RANGE], ['2000', [2000], RANGE]] },
     { fn: 'getNumThreads', args: () => [], kinds: [], lenient: true },
     { fn: 'pending', args: () => [], kinds: [], lenient: true },
+    // the profiler: on, read, off (in this order, so it is off for the rest of the run)
+    { fn: 'profileStart', args: () => [], kinds: [], lenient: true },
+    { fn: 'profileSnapshot', args: () => [], kinds: [], lenient: true },
+    { fn: 'profileEnabled', args: () => [], kinds: [], lenient: true },
+    { fn: 'profileStop', args: () => [], kinds: [], lenient: true },
     { fn: 'buildInfo', args: () => [], kinds: [], lenient: true },
     { fn: 'sgdStep', args: () => [[h([3])], [h([3])], [h([3])], [true], 0.1, 0.9, 0, 0, false, false], kinds: ['hs', 'hs', 'ohs', 'bools', 'n', 'n', 'n', 'n', 'b', 'b'],
       extra: () => [['lr NaN', [[h([3])], [h([3])], [null], [true], NaN, 0.9, 0, 0, false, false], ANY],
@@ -631,6 +639,12 @@ export function nativeSpecs(): NativeSpec[] {
       // these test hooks take cuda tensors only: with cpu tensors the valid-looking call is refused
       return { fn, args: cpuArgs[fn], kinds: [], valid: E(/^ERR_RN_(DEVICE|NO_CUDA|ARG|SHAPE)$/), noArgs: ANY };
     }),
+    // kernel-generation switch and GPU timer of the benchmarks: arguments checked, then the device
+    { fn: '_cudaBnAddReluVersion', args: () => [2], kinds: [], valid: NO_CUDA_OR_OK, noArgs: NO_CUDA_OR_OK,
+      extra: () => [['3', [3], RANGE], ['2^32 + 1', [2 ** 32 + 1], RANGE], ['"v1"', ['v1'], ANY], ['1.5', [1.5], ANY]] },
+    { fn: '_cudaTimerBegin', args: () => [1], kinds: [], valid: NO_CUDA_OR_OK, noArgs: NO_CUDA_OR_OK,
+      extra: () => [['-1 ms', [-1], RANGE], ['NaN ms', [NaN], ANY], ['"1"', ['1'], ANY]] },
+    { fn: '_cudaTimerEnd', args: () => [], kinds: [], valid: NO_CUDA_OR_OK },
   ];
 }
 

@@ -6,8 +6,12 @@
  * border tiles are padded), images smaller than a tile, sizes that are not multiples of 4, padding
  * 0..2, stride 2, more images than one work item. Tolerance: 1e-4 of the largest |reference|
  * (Winograd's float32 error is ~1e-6..1e-5 of the output magnitude).
+ * Backward-data also runs accumulating into a gradient already there (what autograd does where a
+ * residual shortcut's gradient meets the conv's): dx = acc + dconv, in acc's storage.
  */
 import * as rn from '../../lib';
+import { binding } from '../../lib/binding';
+import { wrap } from '../../lib/tensor';
 import { expectClose } from '../helpers/compare';
 
 const TOL = 1e-4;
@@ -93,8 +97,60 @@ describe('fast conv2d vs a float64 direct convolution', () => {
           out.backward(dy);
           expectClose(x.grad!.contiguous().dataSync() as Float32Array, ref.dx, { rtol: TOL, label: 'dx' });
           expectClose(w.grad!.contiguous().dataSync() as Float32Array, ref.dw, { rtol: TOL, label: 'dw' });
+          // accumulating backward-data: acc + dconv, written into acc's storage
+          const acca = randArr(N * C * H * W, r);
+          let acc = rn.tensor(acca, { shape: [N, C, H, W] });
+          if (layout === 'NHWC') acc = acc.toChannelsLast();
+          const params = rn.F.conv2dParams({ padding: pad, stride });
+          const res = wrap(binding().conv2dBackwardData(dy.h, w.h, [N, C, H, W], layout === 'NHWC', params, acc.h));
+          expectClose(acc.contiguous().dataSync() as Float32Array, ref.dx.map((v, i) => v + acca[i]), { rtol: TOL, label: 'acc + dx' });
+          expectClose(res.contiguous().dataSync() as Float32Array, ref.dx.map((v, i) => v + acca[i]), { rtol: TOL, label: 'returned' });
+          res.dispose();
         });
       });
     }
+  }
+});
+
+test('accumulate must match the input gradient it is added into', () => {
+  rn.tidy(() => {
+    const dy = rn.randn([2, 8, 6, 6]), w = rn.randn([8, 4, 3, 3]);
+    const p = rn.F.conv2dParams({ padding: 1 });
+    const call = (acc: ReturnType<typeof rn.randn>, cl = false) => () => binding().conv2dBackwardData(dy.h, w.h, [2, 4, 6, 6], cl, p, acc.h);
+    expect(call(rn.randn([2, 4, 6, 5]))).toThrow(expect.objectContaining({ code: 'ERR_RN_SHAPE' }));
+    expect(call(rn.randn([2, 4, 6, 6]), true)).toThrow(expect.objectContaining({ code: 'ERR_RN_ARG', message: expect.stringMatching(/accumulate must be dense in the channels-last layout/) }));
+    expect(call(rn.zeros([2, 4, 6, 6], { dtype: 'int32' }))).toThrow(expect.objectContaining({ code: 'ERR_RN_DTYPE' }));
+    const gone = rn.randn([2, 4, 6, 6]);
+    gone.dispose();
+    expect(() => binding().conv2dBackwardData(dy.h, w.h, [2, 4, 6, 6], false, p, gone.h)).toThrow();
+  });
+});
+
+test('autograd sums a residual input gradient inside the conv kernel (no add op), same result', () => {
+  for (const layout of ['NCHW', 'NHWC'] as const) {
+    rn.tidy(() => {
+      rn.manualSeed(3);
+      let x = rn.randn([2, 16, 8, 8]);
+      let dy = rn.randn([2, 16, 8, 8]);
+      if (layout === 'NHWC') {
+        x = x.toChannelsLast();
+        dy = dy.toChannelsLast();
+      }
+      x.requiresGrad = true;
+      const w = rn.randn([16, 16, 3, 3]);
+      const h = rn.F.relu(x);  // a non-leaf used twice: by the conv and by the shortcut
+      const out = rn.add(rn.F.conv2d(h, w, null, { padding: 1 }), h);
+      rn.profiler.start();
+      out.backward(dy);  // the shortcut's gradient reaches h first, then the conv's is added into it
+      const rows = rn.profiler.stop();
+      expect(rows.find((r) => r.name === 'add')?.calls ?? 0).toBe(0);
+      // reference without autograd: relu'(x) * (dconv(dy) + dy)
+      const p = rn.F.conv2dParams({ padding: 1 });
+      const dconv = wrap(binding().conv2dBackwardData(dy.h, w.h, [2, 16, 8, 8], layout === 'NHWC', p));
+      const sum = rn.add(dconv, dy).contiguous().dataSync() as Float32Array;
+      const xs = x.contiguous().dataSync() as Float32Array;
+      const ref = Array.from(sum, (v, i) => (xs[i] > 0 ? v : 0));
+      expectClose(x.grad!.contiguous().dataSync() as Float32Array, ref, { rtol: 1e-6, label: `${layout} dx` });
+    });
   }
 });
