@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 #include "optim.h"
+#include "../cuda/backend.h"
 
 namespace rn {
 namespace ops {
@@ -42,11 +43,10 @@ void check_hyper(bool ok, const char* op, const char* name, const char* what, do
   if (!ok) throw_range(cat("Expected ", what, " for ", op, "(", name, ") but received ", v, " of type number"));
 }
 
-// A parameter: float32, on a supported device, dense in memory.
+// A parameter: float32 (CPU or CUDA), dense in memory.
 void check_param(const Tensor& p, const char* op, size_t i) {
   std::string n = nth("params", i);
   check_f32(p, op, n.c_str());
-  require_cpu(p, op);
   if (!dense_span(p))
     throw_shape(cat(op, ": ", n, " of shape ", shape_str(p.shape), " is not dense in memory (strides ", shape_str(p.strides),
                     "); optimisers update parameters in place and need a contiguous or channels-last tensor"));
@@ -117,12 +117,15 @@ void sgd_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
   if (n == 0) return;
   cpu::SgdHyper h{(float)a.lr, (float)a.momentum, (float)(1.0 - a.dampening), (float)a.weight_decay, a.nesterov, a.maximize};
   std::vector<bool> fresh = init;
-  enqueue(P[0].device(), [P, G, M, fresh, h] {
+  auto run = [P, G, M, fresh, h](bool on_cuda) {
     std::vector<cpu::SgdTensor> ts(P.size());
     for (size_t i = 0; i < P.size(); i++)
       ts[i] = {P[i].f32(), M[i].storage ? M[i].f32() : nullptr, G[i].f32(), P[i].numel(), (bool)fresh[i]};
-    cpu::sgd_step_multi(ts.data(), (int64_t)ts.size(), h);
-  });
+    if (on_cuda) cuda::sgd_step_multi(ts.data(), (int64_t)ts.size(), h);  // launched on the device stream, in order
+    else cpu::sgd_step_multi(ts.data(), (int64_t)ts.size(), h);
+  };
+  if (P[0].device() == Device::CUDA) run(true);
+  else enqueue(P[0].device(), [run] { run(false); });
 }
 
 void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs,
@@ -167,7 +170,7 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   if (n == 0) return;
   cpu::AdamwHyper h{(float)(1.0 - a.lr * a.weight_decay), (float)a.beta1, (float)a.beta2, (float)(1.0 - a.beta1),
                     (float)(1.0 - a.beta2), (float)a.eps, a.amsgrad, a.maximize};
-  enqueue(P[0].device(), [P, G, M, V, VM, ts, h]() mutable {
+  auto run = [P, G, M, V, VM, ts, h](bool on_cuda) mutable {
     for (size_t i = 0; i < P.size(); i++) {
       ts[i].param = P[i].f32();
       ts[i].exp_avg = M[i].f32();
@@ -176,8 +179,11 @@ void adamw_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& g
       ts[i].grad = G[i].f32();
       ts[i].n = P[i].numel();
     }
-    cpu::adamw_step_multi(ts.data(), (int64_t)ts.size(), h);
-  });
+    if (on_cuda) cuda::adamw_step_multi(ts.data(), (int64_t)ts.size(), h);  // launched on the device stream, in order
+    else cpu::adamw_step_multi(ts.data(), (int64_t)ts.size(), h);
+  };
+  if (P[0].device() == Device::CUDA) run(true);
+  else enqueue(P[0].device(), [run]() mutable { run(false); });
 }
 
 Tensor clip_grad_norm_(const std::vector<Tensor>& grads, double max_norm, double norm_type) {
