@@ -105,6 +105,8 @@ export interface Binding {
   bnAddReluBackward(dy: Handle, y: Handle, x: Handle, w: NH, mean: Handle, invstd: Handle, training: boolean, hasResidual: boolean): [N, N | null, N, N];
   /** Kernel version of bn_add_relu (1 portable, 2 AVX-512); an argument sets it (0 = best). */
   bnAddReluVersion(v?: number): number;
+  /** conv algorithm selection for tests/benchmarks: 0 auto, 1 Winograd wherever it applies, 2 direct, 3 reference (im2col + BLAS) */
+  convMode(mode?: number): number;
   /** Outputs of at least this many bytes use non-temporal stores; an argument sets it (< 0: default). */
   bnAddReluNtBytes(bytes?: number): number;
   /** Memory bandwidth of this machine in GB/s (best of reps), measured on the CPU stream. */

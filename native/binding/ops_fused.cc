@@ -81,6 +81,17 @@ V bnAddReluVersion(const CI& info) {
   }
   return Napi::Number::New(info.Env(), cpu::bn_add_relu_version());
 }
+// convMode([m]): conv algorithm selection (0 auto, 1 Winograd wherever it applies, 2 direct, 3
+// reference) after queued work has run; returns the mode now. For tests and benchmarks.
+V convMode(const CI& info) {
+  if (has_arg(info, 0)) {
+    const int64_t m = int_arg(info, 0, "convMode", "mode");
+    if (m < 0 || m > 3) throw RnError("ERR_RN_RANGE", cat("convMode: unknown mode ", m, " (0 auto, 1 winograd, 2 direct, 3 reference)"), ErrKind::Range);
+    stream_for(Device::CPU).sync();
+    cpu::set_conv_mode((cpu::ConvMode)m);
+  }
+  return Napi::Number::New(info.Env(), (int)cpu::conv_mode());
+}
 // bnAddReluNtBytes([bytes]): threshold for non-temporal stores (< 0 restores the default).
 V bnAddReluNtBytes(const CI& info) {
   if (has_arg(info, 0)) {
@@ -275,7 +286,7 @@ void register_fused(Napi::Env env, Napi::Object exports) {
 #define RN_FUSED_EXPORT(name) exports.Set(#name, RN_FN(env, name))
   RN_FUSED_EXPORT(bnAddReluForward);
   RN_FUSED_EXPORT(bnAddReluBackward);
-  RN_FUSED_EXPORT(bnAddReluVersion);
+  RN_FUSED_EXPORT(bnAddReluVersion); RN_FUSED_EXPORT(convMode);
   RN_FUSED_EXPORT(bnAddReluNtBytes);
   RN_FUSED_EXPORT(benchCopy);
   RN_FUSED_EXPORT(benchFlush);

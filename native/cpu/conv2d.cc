@@ -12,6 +12,7 @@
 // are too small to keep OpenBLAS's threads busy one image at a time) while the column buffer
 // stays bounded (~32 MB). col2im is written as a gather over input pixels, so threads never
 // write the same element.
+#include <atomic>
 #include <memory>
 #include <algorithm>
 #include <cstring>
@@ -269,14 +270,20 @@ void conv2d_reference_backward_weight(float* dw, const float* dy, const float* x
 }
 
 namespace {
-bool use_direct() {
-  static const bool on = [] {
-    const char* e = std::getenv("RESNODE_CONV");
-    return !(e && (std::strcmp(e, "reference") == 0 || std::strcmp(e, "ref") == 0));
-  }();
-  return on;
+bool use_direct() { return conv_mode() != ConvMode::Reference; }
+ConvMode mode_from_env() {
+  const char* e = std::getenv("RESNODE_CONV");
+  if (!e) return ConvMode::Auto;
+  if (!std::strcmp(e, "reference") || !std::strcmp(e, "ref")) return ConvMode::Reference;
+  if (!std::strcmp(e, "direct")) return ConvMode::Direct;
+  if (!std::strcmp(e, "winograd")) return ConvMode::Winograd;
+  return ConvMode::Auto;
 }
+std::atomic<int> g_conv_mode{(int)mode_from_env()};
 }  // namespace
+
+ConvMode conv_mode() { return (ConvMode)g_conv_mode.load(std::memory_order_relaxed); }
+void set_conv_mode(ConvMode m) { g_conv_mode.store((int)m); }
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p) {
   if (use_direct() && conv2d_avx512_forward(y, x, w, bias, p)) return;

@@ -58,6 +58,12 @@ struct ConvParams {
   int64_t sh, sw, ph, pw, dh, dw, groups;
   bool channels_last;      // x and y in NHWC memory
 };
+// Which convolution algorithms run (RESNODE_CONV=reference|direct|winograd, or the binding's
+// convMode for tests): Auto picks per shape; Winograd forces it wherever it applies; Direct never
+// uses it; Reference is im2col + BLAS only.
+enum class ConvMode { Auto = 0, Winograd = 1, Direct = 2, Reference = 3 };
+ConvMode conv_mode();
+void set_conv_mode(ConvMode m);
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p);
 // accumulate: dx += dconv (a gradient already there, e.g. from a residual shortcut) instead of dx =
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate = false);
@@ -81,6 +87,9 @@ void batchnorm_backward_eval(float* dx, float* dgamma, float* dbeta, const float
 struct PoolParams { int64_t N, C, H, W, P, Q, kh, kw, sh, sw, ph, pw; bool count_include_pad; };
 void maxpool2d_forward(float* y, int32_t* idx, const float* x, const PoolParams& p);
 void maxpool2d_backward(float* dx, const float* dy, const int32_t* idx, const PoolParams& p);
+// channels-last [N, H, W, C] memory (y and idx [N, P, Q, C]); idx is the same plane index h*W + w
+void maxpool2d_forward_cl(float* y, int32_t* idx, const float* x, const PoolParams& p);
+void maxpool2d_backward_cl(float* dx, const float* dy, const int32_t* idx, const PoolParams& p);
 void avgpool2d_forward(float* y, const float* x, const PoolParams& p);
 void avgpool2d_backward(float* dx, const float* dy, const PoolParams& p);
 void adaptive_avgpool2d_forward(float* y, const float* x, int64_t NC, int64_t H, int64_t W, int64_t P, int64_t Q);

