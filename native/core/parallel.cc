@@ -5,7 +5,14 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#include <chrono>
 #include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RN_PAUSE() _mm_pause()
+#else
+#define RN_PAUSE() std::this_thread::yield()
+#endif
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -15,21 +22,29 @@ namespace {
 std::mutex g_run_mutex;  // parallel_for is not reentrant across callers
 thread_local bool t_in_parallel = false;
 
+// Workers wait for the next job spinning for a short while (RESNODE_SPIN_US, default 50 us), then
+// sleep on a condition variable. A training step runs hundreds of short kernels back to back: a
+// futex wake-up per kernel (and the caller sleeping until the last helper checked in) cost
+// tens of microseconds each on a VM, as much as a small kernel itself.
 struct Pool {
   std::mutex m;
-  std::condition_variable cv, cv_done;
+  std::condition_variable cv;
   std::vector<std::thread> workers;
   int nthreads = 1;
-  // current job
+  // current job: written by the caller before `gen` is published, read by helpers after it
   const std::function<void(int64_t, int64_t)>* fn = nullptr;
   int64_t n = 0, chunk = 1;
+  int helpers = 0;
   std::atomic<int64_t> next{0};
-  int active = 0, helpers = 0;
-  uint64_t gen = 0;
+  std::atomic<uint64_t> gen{0};
+  std::atomic<int> active{0};    // helpers of the current job that have not checked in
+  std::atomic<int> sleeping{0};  // workers blocked on cv
+  int64_t spin_ns = 50000;
 
   Pool() {
     int hw = (int)std::thread::hardware_concurrency();
     if (const char* e = std::getenv("RESNODE_NUM_THREADS")) hw = std::atoi(e);
+    if (const char* e = std::getenv("RESNODE_SPIN_US")) spin_ns = std::max<int64_t>(0, std::atoll(e)) * 1000;
     resize(hw > 0 ? hw : 1);
   }
   void run_chunks() {
@@ -39,19 +54,33 @@ struct Pool {
       (*fn)(b, std::min(n, b + chunk));
     }
   }
+  static int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
   void worker(int idx) {
     uint64_t seen = 0;
-    std::unique_lock<std::mutex> l(m);
     for (;;) {
-      cv.wait(l, [&] { return gen != seen; });
-      seen = gen;
+      uint64_t g = gen.load();
+      if (g == seen && spin_ns > 0) {
+        const int64_t until = now_ns() + spin_ns;
+        for (int i = 0; (g = gen.load()) == seen; i++) {
+          RN_PAUSE();
+          if ((i & 63) == 63 && now_ns() > until) break;
+        }
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> l(m);
+        sleeping.fetch_add(1);  // seq_cst with the caller's gen / sleeping: no lost wake-up
+        cv.wait(l, [&] { return gen.load() != seen; });
+        sleeping.fetch_sub(1);
+        g = gen.load();
+      }
+      seen = g;
       if (!fn || idx >= helpers) continue;
-      l.unlock();
       t_in_parallel = true;  // a parallel_for inside a chunk runs inline (no nested fan-out)
       run_chunks();
       t_in_parallel = false;
-      l.lock();
-      if (--active == 0) cv_done.notify_all();
+      active.fetch_sub(1, std::memory_order_release);
     }
   }
   void resize(int t) {
@@ -89,24 +118,26 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (want <= 1 || t_in_parallel) { fn(0, n); return; }
   std::lock_guard<std::mutex> run(g_run_mutex);
   int helpers = std::min<int>(want - 1, (int)p.workers.size());
-  {
+  p.fn = &fn;
+  p.n = n;
+  // a few chunks per thread balances uneven work without much scheduling overhead
+  p.chunk = std::max<int64_t>(g, (n + want * 4 - 1) / (want * 4));
+  p.next.store(0);
+  p.helpers = helpers;
+  p.active.store(helpers);
+  p.gen.fetch_add(1);  // publish (seq_cst)
+  if (p.sleeping.load() > 0) {
     std::lock_guard<std::mutex> l(p.m);
-    p.fn = &fn;
-    p.n = n;
-    // a few chunks per thread balances uneven work without much scheduling overhead
-    p.chunk = std::max<int64_t>(g, (n + want * 4 - 1) / (want * 4));
-    p.next.store(0);
-    p.helpers = helpers;
-    p.active = helpers;
-    p.gen++;
+    p.cv.notify_all();
   }
-  p.cv.notify_all();
   t_in_parallel = true;
   p.run_chunks();
   t_in_parallel = false;
-  std::unique_lock<std::mutex> l(p.m);
-  p.cv_done.wait(l, [&] { return p.active == 0; });
-  p.fn = nullptr;
+  // wait for the helpers to check in: spin, then yield (a helper may need this core to finish)
+  for (int i = 0; p.active.load(std::memory_order_acquire) != 0; i++) {
+    if (i < 4096) RN_PAUSE();
+    else std::this_thread::yield();
+  }
 }
 
 }  // namespace rn
