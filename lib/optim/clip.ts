@@ -4,12 +4,17 @@
  *     total = norm_p([norm_p(g) for g in grads])        (p = Infinity: max |g|)
  *     g *= min(1, maxNorm / (total + 1e-6))             in place, for every gradient
  *
- * One native call for all gradients: the norm (double accumulation over fixed blocks, so the
- * result does not depend on the thread count) and the scaling run on the stream; nothing blocks.
+ * On the CPU: one native call for all gradients: the norm (double accumulation over fixed
+ * blocks, so the result does not depend on the thread count) and the scaling run on the stream;
+ * nothing blocks. On CUDA: the same computation composed from device reductions and elementwise
+ * ops (clipComposed; no fused kernel yet), also without a read-back.
  */
-import { binding } from '../binding';
+import { binding, ScalarOp } from '../binding';
 import { invalidArg, rnError } from '../errors';
 import { Tensor, wrap, tensor } from '../tensor';
+import * as F from '../functional';
+import { noGrad } from '../autograd';
+import { tidy, keep } from '../memory';
 
 export interface ClipGradNormOptions {
   /**
@@ -42,8 +47,9 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
   const grads = list.map((t) => t.grad).filter((g): g is Tensor => g !== null && !g.isDisposed);
   if (grads.length === 0) return tensor(Float32Array.of(0), { shape: [] });
   const handles = grads.map((g) => g.h);
+  const norm = (max: number) => (grads[0].device === 'cuda' ? clipComposed(grads, max, p, max !== Infinity) : wrap(binding().clipGradNorm(handles, max, p)));
   if (opts.errorIfNonfinite) {
-    const total = wrap(binding().clipGradNorm(handles, Infinity, p));
+    const total = norm(Infinity);
     const v = total.itemSync();
     if (!Number.isFinite(v)) {
       total.dispose();
@@ -55,5 +61,29 @@ export function clipGradNorm(params: Tensor | Iterable<Tensor>, maxNorm: number,
     if (maxNorm === Infinity) return total;
     total.dispose();
   }
-  return wrap(binding().clipGradNorm(handles, maxNorm, p));
+  return norm(maxNorm);
+}
+
+/**
+ * @internal clipGradNorm from device ops: per-gradient norms (max |g| for p = Infinity, else
+ * (sum |g|^p)^(1/p)), their norm, and g *= min(1, maxNorm / (total + 1e-6)) written back into each
+ * gradient (scale = false: the norm only). What runs for CUDA gradients; exported so the CPU tests
+ * can hold it to the fused kernel.
+ */
+export function clipComposed(grads: readonly Tensor[], maxNorm: number, p: number, scale = true): Tensor {
+  return noGrad(() =>
+    tidy(() => {
+      const pnorm = (a: Tensor) =>
+        p === Infinity ? F.max(a, 0).values : p === 1 ? F.sum(a) : p === 2 ? F.pow(F.sum(F.mul(a, a)), 0.5) : F.pow(F.sum(F.pow(a, p)), 1 / p);
+      const norms = grads.filter((g) => g.numel > 0).map((g) => F.reshape(pnorm(F.abs(F.reshape(F.contiguous(g), [-1]))), [1]));
+      if (norms.length === 0) return keep(F.mul(F.sum(F.reshape(grads[0], [-1])), 0));
+      const total = F.reshape(pnorm(F.cat(norms, 0)), []);
+      if (!scale) return keep(total);
+      // coef = min(maxNorm / (total + 1e-6), 1), kept on the device (no read-back)
+      const ratio = F.mul(F.pow(F.add(total, 1e-6), -1), maxNorm);
+      const coef = wrap(binding().scalar(ScalarOp.min, ratio.h, 1));
+      for (const g of grads) if (g.numel > 0) binding().copy_(g.h, F.mul(g, coef).h);
+      return keep(total);
+    }),
+  );
 }
