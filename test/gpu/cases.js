@@ -626,6 +626,26 @@ function makeCases(rn, binding, opts = {}) {
     return out;
   });
 
+  add('optim', 'rn.optim.SGD / AdamW and clipGradNorm on device parameters (the real dispatch) vs the CPU', () => {
+    const out = [];
+    const sizes = [5, 4096];
+    for (const kind of ['sgd', 'adamw']) {
+      const P = sizes.map((n) => cpuT([n])), G = sizes.map((n) => cpuT([n], -3, 3));
+      // own copies on the device side (in the CPU self-test, to('cpu') returns the same tensor)
+      const Pg = P.map((t) => toDev(t.clone())), Gg = G.map((t) => toDev(t.clone()));
+      P.forEach((p, i) => { p.grad = G[i]; });
+      Pg.forEach((p, i) => { p.grad = Gg[i]; });
+      const nc = rn.optim.clipGradNorm(P, 1.5, 2), ng = rn.optim.clipGradNorm(Pg, 1.5, 2);
+      out.push(close(`${kind} clipGradNorm total`, ng, nc, 1e-5));
+      Gg.forEach((g, i) => out.push(close(`${kind} clipped grad ${sizes[i]}`, g, G[i], 1e-5)));
+      const mk = (ps) => (kind === 'sgd' ? new rn.optim.SGD(ps, { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 }) : new rn.optim.AdamW(ps, { lr: 1e-3, weightDecay: 0.01 }));
+      const oc = mk(P), og = mk(Pg);
+      for (let s = 0; s < 2; s++) { oc.step(); og.step(); }
+      P.forEach((p, i) => out.push(close(`${kind} param ${sizes[i]} after 2 steps`, Pg[i], p, 1e-5)));
+    }
+    return out;
+  });
+
   // ================= end to end =================
   add('model', 'ResNet-20 forward (eval, unfused ops) on the device vs the CPU', () => {
     rn.manualSeed(7);
