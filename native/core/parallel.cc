@@ -31,7 +31,7 @@ struct Pool {
   std::condition_variable cv;
   std::vector<std::thread> workers;
   int nthreads = 1;
-  // current job: written by the caller before `gen` is published, read by helpers after it
+  // current job: written under m together with the bump of `gen`; workers read it under m
   const std::function<void(int64_t, int64_t)>* fn = nullptr;
   int64_t n = 0, chunk = 1;
   int helpers = 0;
@@ -60,23 +60,28 @@ struct Pool {
   void worker(int idx) {
     uint64_t seen = 0;
     for (;;) {
-      uint64_t g = gen.load();
-      if (g == seen && spin_ns > 0) {
+      if (gen.load() == seen && spin_ns > 0) {
         const int64_t until = now_ns() + spin_ns;
-        for (int i = 0; (g = gen.load()) == seen; i++) {
+        for (int i = 0; gen.load() == seen; i++) {
           RN_PAUSE();
           if ((i & 63) == 63 && now_ns() > until) break;
         }
       }
-      if (g == seen) {
+      bool mine;
+      {
+        // the job's fields are written under m with the generation, so reading them under m gives
+        // one job's consistent snapshot (a worker that is not a helper must not mix two jobs)
         std::unique_lock<std::mutex> l(m);
-        sleeping.fetch_add(1);  // seq_cst with the caller's gen / sleeping: no lost wake-up
-        cv.wait(l, [&] { return gen.load() != seen; });
-        sleeping.fetch_sub(1);
-        g = gen.load();
+        if (gen.load() == seen) {
+          sleeping.fetch_add(1);
+          cv.wait(l, [&] { return gen.load() != seen; });
+          sleeping.fetch_sub(1);
+        }
+        seen = gen.load();
+        mine = fn && idx < helpers;
       }
-      seen = g;
-      if (!fn || idx >= helpers) continue;
+      if (!mine) continue;
+      // a helper: the caller waits for its check-in before touching the job again
       t_in_parallel = true;  // a parallel_for inside a chunk runs inline (no nested fan-out)
       run_chunks();
       t_in_parallel = false;
@@ -118,18 +123,18 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (want <= 1 || t_in_parallel) { fn(0, n); return; }
   std::lock_guard<std::mutex> run(g_run_mutex);
   int helpers = std::min<int>(want - 1, (int)p.workers.size());
-  p.fn = &fn;
-  p.n = n;
-  // a few chunks per thread balances uneven work without much scheduling overhead
-  p.chunk = std::max<int64_t>(g, (n + want * 4 - 1) / (want * 4));
-  p.next.store(0);
-  p.helpers = helpers;
-  p.active.store(helpers);
-  p.gen.fetch_add(1);  // publish (seq_cst)
-  if (p.sleeping.load() > 0) {
+  {
     std::lock_guard<std::mutex> l(p.m);
-    p.cv.notify_all();
+    p.fn = &fn;
+    p.n = n;
+    // a few chunks per thread balances uneven work without much scheduling overhead
+    p.chunk = std::max<int64_t>(g, (n + want * 4 - 1) / (want * 4));
+    p.next.store(0);
+    p.helpers = helpers;
+    p.active.store(helpers);
+    p.gen.fetch_add(1);  // publish
   }
+  if (p.sleeping.load() > 0) p.cv.notify_all();
   t_in_parallel = true;
   p.run_chunks();
   t_in_parallel = false;
