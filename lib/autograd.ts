@@ -157,9 +157,12 @@ export function backward(root: Tensor, grad?: Tensor, opts: { retainGraph?: bool
       const grads = new Map<Tensor, Tensor>();
       const handedOut = new Set<Tensor>();
       const exclusive = new Set<Tensor>();
-      const seed = grad ?? F.onesLikeF(root);
+      // the caller's gradient is copied: rules may pass it on as views (reshape, permute, ...),
+      // which a leaf could adopt as its .grad or a rule sum into in place (Accumulate), and the
+      // caller's tensor must never change
+      const seed = grad ? F.clone(grad) : F.onesLikeF(root);
       grads.set(root, seed);
-      handedOut.add(seed);  // the caller's tensor is never adopted as a .grad
+      handedOut.add(seed);
       // a gradient has its tensor's dtype (mixed precision: a float32 seed for a bfloat16 output,
       // or a rule's float32 result for a half-precision input, is cast here)
       const asDtypeOf = (g: Tensor, t: Tensor) => (g.dtype === t.dtype ? g : F.to(g, t.dtype));

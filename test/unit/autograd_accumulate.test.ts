@@ -34,3 +34,24 @@ test('a channels-last leaf gets a channels-last gradient, a contiguous leaf a co
     expectClose(xn.grad!.dataSync() as Float32Array, Array.from(gv, (v) => 3 * v), { rtol: 1e-7, label: 'dxn' });
   });
 });
+
+test("the caller's gradient is never modified through a view (reshape / permute pass it on)", () => {
+  rn.tidy(() => {
+    const x = rn.randn([4]);
+    x.requiresGrad = true;
+    const gy = rn.tensor(Float32Array.of(1, 2, 3, 4), { shape: [2, 2] });
+    rn.reshape(x, [2, 2]).backward(gy);
+    rn.reshape(x, [2, 2]).backward(gy);  // accumulates into x.grad, which must not alias gy
+    expect(Array.from(gy.dataSync() as Float32Array)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(x.grad!.dataSync() as Float32Array)).toEqual([2, 4, 6, 8]);
+    // a conv that sums a shortcut gradient in place (Accumulate) must not write into gy either
+    const h = rn.randn([1, 16, 6, 6]);
+    h.requiresGrad = true;
+    const w = rn.randn([16, 16, 3, 3]);
+    const hr = rn.F.relu(h);
+    const g2 = rn.randn([1, 16, 6, 6]);
+    const before = Array.from(g2.dataSync() as Float32Array);
+    rn.reshape(rn.reshape(rn.add(rn.F.conv2d(hr, w, null, { padding: 1 }), hr), [16, 36]), [1, 16, 6, 6]).backward(g2);
+    expect(Array.from(g2.dataSync() as Float32Array)).toEqual(before);
+  });
+});
