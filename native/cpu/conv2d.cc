@@ -302,6 +302,7 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
   conv2d_backward_data(tmp.get(), dy, w, p, false);
   axpy(dx, tmp.get(), 1.f, n);
 }
+bool conv2d_backward_data_accumulates(const ConvParams& p) { return use_direct() && conv2d_avx512_accumulates(p); }
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p) {
   if (use_direct() && conv2d_avx512_backward_weight(dw, dy, x, p)) return;
   conv2d_reference_backward_weight(dw, dy, x, p);

@@ -1102,6 +1102,8 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
   return true;
 }
 
+bool conv2d_avx512_accumulates(const ConvParams& p) { return covered(p) && wino_ok(p); }
+
 bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate) {
   if (!covered(p)) return false;
   if (wino_ok(p)) {  // dx = dy (padded by 2 - ph) correlated with w[k][c][2-r][2-s]
@@ -1251,6 +1253,7 @@ bool conv2d_avx512_backward_weight(float* dw, const float* dy, const float* x, c
 
 bool conv2d_avx512_forward(float*, const float*, const float*, const float*, const ConvParams&) { return false; }
 bool conv2d_avx512_backward_data(float*, const float*, const float*, const ConvParams&, bool) { return false; }
+bool conv2d_avx512_accumulates(const ConvParams&) { return false; }
 bool conv2d_avx512_backward_weight(float*, const float*, const float*, const ConvParams&) { return false; }
 
 #endif

@@ -20,6 +20,8 @@ void conv2d_reference_backward_weight(float* dw, const float* dy, const float* x
 bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p);
 // accumulate: dx += the result (Winograd only; false means "not done here", for any reason)
 bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate = false);
+// whether conv2d_avx512_backward_data would accumulate for these parameters (the Winograd path)
+bool conv2d_avx512_accumulates(const ConvParams& p);
 bool conv2d_avx512_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p);
 
 }  // namespace cpu

@@ -67,6 +67,8 @@ void set_conv_mode(ConvMode m);
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p);
 // accumulate: dx += dconv (a gradient already there, e.g. from a residual shortcut) instead of dx =
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate = false);
+// whether accumulate runs in the kernel (else conv2d_backward_data computes aside and adds)
+bool conv2d_backward_data_accumulates(const ConvParams& p);
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p);
 
 // ---- batch norm (batchnorm.cc), x as [N, C, HW] or channels-last [N, HW, C] ----

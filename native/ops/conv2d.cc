@@ -104,7 +104,8 @@ Tensor conv2d_backward_data(const Tensor& dy0, const Tensor& w0, const Shape& xs
     if (!(cl ? acc->is_channels_last() : acc->is_contiguous()))
       throw RnError("ERR_RN_ARG", cat(op, ": accumulate must be dense in the ", cl ? "channels-last" : "contiguous", " layout"));
     if (dy.numel() == 0 || w.numel() == 0 || acc->numel() == 0) return *acc;
-    if (dy.device() == Device::CUDA || dt != DType::F32) {  // no accumulating kernel there: add a separate result
+    if (dy.device() == Device::CUDA || dt != DType::F32 || !cpu::conv2d_backward_data_accumulates(p)) {
+      // no accumulating kernel for this case: a separate result (from the caching allocator), added
       Tensor dx = conv2d_backward_data(dy, w, xs, cl, a);
       axpy_(*acc, dx, 1.f);
       return *acc;
