@@ -631,9 +631,10 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   return layoutOf(x, record('maxPool2d', [x], W(yn), { idx, p, shape: x.shape.slice() }, [idx]));
 }
 /**
- * The pooling kernels compute NCHW; a channels-last input gets its output back channels-last (a
- * recorded copy, as PyTorch's pooling keeps the memory format), so a channels-last network stays
- * so past its pooling layers (a 1x1 result is both layouts already).
+ * Pooling keeps the input's memory format (as PyTorch's): a channels-last input gets its output
+ * back channels-last, so a channels-last network stays so past its pooling layers. CPU max
+ * pooling already returns channels-last (then this is a view); the other pooling kernels compute
+ * NCHW and this is a recorded copy. A 1x1 result is both layouts already.
  */
 function layoutOf(x: Tensor, y: Tensor): Tensor {
   if (y.ndim !== 4 || y.shape[2] * y.shape[3] <= 1 || y.shape[1] <= 1 || !suggestsChannelsLast(x)) return y;

@@ -13,13 +13,13 @@
 // stays bounded (~32 MB). col2im is written as a gather over input pixels, so threads never
 // write the same element.
 #include <atomic>
-#include <memory>
 #include <algorithm>
 #include <cstring>
 #include <vector>
 #include <cstdlib>
 #include "kernels.h"
 #include "conv2d_impl.h"
+#include "../core/error.h"
 #include "../core/parallel.h"
 
 namespace rn {
@@ -291,16 +291,10 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
 }
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const ConvParams& p, bool accumulate) {
   if (use_direct() && conv2d_avx512_backward_data(dx, dy, w, p, accumulate)) return;
-  if (!accumulate) {
-    conv2d_reference_backward_data(dx, dy, w, p);
-    return;
-  }
-  // kernels that only store: compute aside, then add (what the fused path saves is this pass)
-  const int64_t n = p.N * p.C * p.H * p.W;
-  std::unique_ptr<float, decltype(&std::free)> tmp(static_cast<float*>(std::aligned_alloc(64, ((size_t)n * 4 + 63) / 64 * 64)), &std::free);
-  if (!tmp) throw std::bad_alloc();
-  conv2d_backward_data(tmp.get(), dy, w, p, false);
-  axpy(dx, tmp.get(), 1.f, n);
+  // the ops layer asks for accumulate only where conv2d_backward_data_accumulates() (else it adds
+  // a separate result itself)
+  if (accumulate) throw RnError("ERR_RN_INTERNAL", "conv2d backward: accumulate requested where no kernel accumulates");
+  conv2d_reference_backward_data(dx, dy, w, p);
 }
 bool conv2d_backward_data_accumulates(const ConvParams& p) { return use_direct() && conv2d_avx512_accumulates(p); }
 void conv2d_backward_weight(float* dw, const float* dy, const float* x, const ConvParams& p) {

@@ -265,22 +265,13 @@ bool copy_transposed(T* d, const T* s, const std::vector<int64_t>& shape, const 
 }
 }  // namespace
 
-void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int64_t>& shape0,
-                  const std::vector<int64_t>& sd0, const std::vector<int64_t>& ss0) {
-  int64_t n = 1;
-  for (auto v : shape0) n *= v;
-  if (n == 0) return;
-  std::vector<int64_t> shape = shape0, sd = sd0, ss = ss0;
-  coalesce(shape, sd, ss);
+namespace {
+// The copy for one element type (dims already merged): tiles for a layout change, else rows.
+template <class T>
+void copy_strided_t(T* d, const T* s, const std::vector<int64_t>& shape, const std::vector<int64_t>& sd,
+                    const std::vector<int64_t>& ss, int64_t n) {
+  if (copy_transposed(d, s, shape, sd, ss)) return;  // NCHW <-> NHWC: both sides move whole cache lines
   const int64_t nd = (int64_t)shape.size();
-  char* d = static_cast<char*>(dst);
-  const char* s = static_cast<const char*>(src);
-  switch (es) {  // a layout change (NCHW <-> NHWC): tiles, so both sides move whole cache lines
-    case 4: if (copy_transposed(reinterpret_cast<uint32_t*>(d), reinterpret_cast<const uint32_t*>(s), shape, sd, ss)) return; break;
-    case 2: if (copy_transposed(reinterpret_cast<uint16_t*>(d), reinterpret_cast<const uint16_t*>(s), shape, sd, ss)) return; break;
-    case 8: if (copy_transposed(reinterpret_cast<uint64_t*>(d), reinterpret_cast<const uint64_t*>(s), shape, sd, ss)) return; break;
-    default: break;
-  }
   const int64_t inner = shape[nd - 1], idd = sd[nd - 1], iss = ss[nd - 1];
   const int64_t rows = n / inner;
   parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
@@ -294,14 +285,7 @@ void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int6
       os += idx[k] * ss[k];
     }
     for (int64_t r = r0; r < r1; r++) {
-      char* pd = d + od * es;
-      const char* ps = s + os * es;
-      switch (es) {
-        case 4: copy_row(reinterpret_cast<uint32_t*>(pd), idd, reinterpret_cast<const uint32_t*>(ps), iss, inner); break;
-        case 2: copy_row(reinterpret_cast<uint16_t*>(pd), idd, reinterpret_cast<const uint16_t*>(ps), iss, inner); break;
-        case 8: copy_row(reinterpret_cast<uint64_t*>(pd), idd, reinterpret_cast<const uint64_t*>(ps), iss, inner); break;
-        default: copy_row(reinterpret_cast<uint8_t*>(pd), idd, reinterpret_cast<const uint8_t*>(ps), iss, inner); break;
-      }
+      copy_row(d + od, idd, s + os, iss, inner);
       for (int64_t k = nd - 2; k >= 0; k--) {
         od += sd[k];
         os += ss[k];
@@ -312,6 +296,22 @@ void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int6
       }
     }
   });
+}
+}  // namespace
+
+void copy_strided(void* dst, const void* src, int64_t es, const std::vector<int64_t>& shape0,
+                  const std::vector<int64_t>& sd0, const std::vector<int64_t>& ss0) {
+  int64_t n = 1;
+  for (auto v : shape0) n *= v;
+  if (n == 0) return;
+  std::vector<int64_t> shape = shape0, sd = sd0, ss = ss0;
+  coalesce(shape, sd, ss);
+  switch (es) {
+    case 4: copy_strided_t(static_cast<uint32_t*>(dst), static_cast<const uint32_t*>(src), shape, sd, ss, n); break;
+    case 2: copy_strided_t(static_cast<uint16_t*>(dst), static_cast<const uint16_t*>(src), shape, sd, ss, n); break;
+    case 8: copy_strided_t(static_cast<uint64_t*>(dst), static_cast<const uint64_t*>(src), shape, sd, ss, n); break;
+    default: copy_strided_t(static_cast<uint8_t*>(dst), static_cast<const uint8_t*>(src), shape, sd, ss, n); break;
+  }
 }
 
 namespace {
