@@ -224,9 +224,11 @@ function optimCases(o: { reps: number; warmup: number; bwPeak: number }): OpsRow
 const TORCH_OPS = String.raw`
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1])); reps = int(sys.argv[2])
+flush = torch.ones(64 << 18)  # 64 MiB read before every repetition, as resnode's side does (benchFlush)
 def t(f):
     f(); f(); ts = []
     for _ in range(reps):
+        flush.sum()
         s = time.perf_counter(); f(); ts.append((time.perf_counter() - s) * 1000)
     return sorted(ts)[len(ts) // 2]
 out = {}
