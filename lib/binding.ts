@@ -101,8 +101,10 @@ export interface Binding {
   clipGradNorm(grads: Handle[], maxNorm: number, normType: number): N;
   emptyLike(h: Handle): N;
   // fused ops (native/binding/ops_fused.cc)
-  bnAddReluForward(x: Handle, r: NH, w: NH, b: NH, rm: NH, rv: NH, training: boolean, momentum: number, eps: number): [N, N, N];
-  bnAddReluBackward(dy: Handle, y: Handle, x: Handle, w: NH, mean: Handle, invstd: Handle, training: boolean, hasResidual: boolean): [N, N | null, N, N];
+  /** saveMask: also return the ReLU bit mask (uint8) for backward to take instead of y; null where the kernels make none. */
+  bnAddReluForward(x: Handle, r: NH, w: NH, b: NH, rm: NH, rv: NH, training: boolean, momentum: number, eps: number, saveMask?: boolean): [N, N, N, N | null];
+  /** yOrMask: the forward's output, or the mask it returned. */
+  bnAddReluBackward(dy: Handle, yOrMask: Handle, x: Handle, w: NH, mean: Handle, invstd: Handle, training: boolean, hasResidual: boolean): [N, N | null, N, N];
   /** Kernel version of bn_add_relu (1 portable, 2 AVX-512); an argument sets it (0 = best). */
   bnAddReluVersion(v?: number): number;
   /** conv algorithm selection for tests/benchmarks: 0 auto, 1 Winograd wherever it applies, 2 direct, 3 reference (im2col + BLAS) */

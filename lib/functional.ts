@@ -785,15 +785,16 @@ function bnRelu(op: 'batchNormAddRelu' | 'batchNormRelu', x: Tensor, residual: T
     s.dispose();
     return y;
   }
-  const [yn, mn, sn] = B().bnAddReluForward(x.h, h(r), h(w), h(b), h(rm), h(rv), training, momentum, eps);
+  const ng = needsGrad([x, r, w, b]);
+  const [yn, mn, sn, kn] = B().bnAddReluForward(x.h, h(r), h(w), h(b), h(rm), h(rv), training, momentum, eps, ng);
   const y = W(yn);
   const sm = W(mn);
   const si = W(sn);
-  const ng = needsGrad([x, r, w, b]);
-  // saved: x (BN's input), y (the relu mask is y > 0; the next layer holds y anyway), per-channel
-  // mean/invstd. No mask tensor.
+  // saved: x (BN's input), the ReLU mask as bits (1/32 of y's bytes, AVX-512 CPU kernels) or else
+  // y itself (mask = y > 0; the next layer holds y anyway), per-channel mean/invstd.
+  const mask = kn ? W(kn) : null;
   const sx = ng ? save(x) : null;
-  const sy = ng ? save(y) : null;
+  const sy = mask ?? (ng ? save(y) : null);
   const sw = ng && w ? save(w) : null;
   const owned = [sm, si, ...(sx ? [sx] : []), ...(sy ? [sy] : []), ...(sw ? [sw] : [])];
   return record('batchNormAddRelu', [x, r, w, b], y, { x: sx, y: sy, w: sw, mean: sm, invstd: si, training, hasResidual: !!r }, owned);

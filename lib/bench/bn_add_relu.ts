@@ -9,12 +9,19 @@
  *   unfused    batchNormForward -> add -> relu [-> relu backward -> batchNormBackward]: what
  *              resnode runs with rn.setFusion(false) (the reference every case is validated against)
  *
- * Bytes the fused kernel must move (E elements of 4 bytes):
- *   fwd      bn+add+relu: x twice (statistics, then normalise), r, y          = 4 E
- *            bn+relu:     x twice, y                                          = 3 E
- *   bwd      pass 1 reads dy, y, x and writes g = dy*mask (dr, or into dx without a residual);
- *            pass 2 reads g, x and writes dx                                  = 7 E (both variants)
- *   fwd+bwd  11 E (bn+add+relu), 10 E (bn+relu)
+ * Both fused versions run as in training with autograd recording: the forward also saves the
+ * ReLU mask for backward, as bits where the kernel makes them (v2, AVX-512), else backward reads y.
+ *
+ * Bytes the best fused kernel must move (E elements of 4 bytes; with bits, m = E / 8 bytes):
+ *   fwd      bn+add+relu: x twice (statistics, then normalise), r, y, [m]     = 4 E [+ m]
+ *            bn+relu:     x twice, y, [m]                                     = 3 E [+ m]
+ *   bwd      with bits, bn+add+relu: pass 1 reads dy, m, x, writes g = dy*mask (= dr);
+ *                                    pass 2 reads g, x, writes dx             = 6 E + m
+ *                       bn+relu:     pass 1 reads dy, m, x (sums only);
+ *                                    pass 2 reads dy, m, x, writes dx         = 5 E + 2 m
+ *            from y (v1): pass 1 reads dy, y, x, writes g (dr, or into dx); pass 2 reads g, x,
+ *            writes dx                                                        = 7 E
+ *   fwd+bwd  with bits 10 E + 2 m (bn+add+relu), 8 E + 3 m (bn+relu); from y 11 E, 10 E
  */
 import type * as RN from '../index';
 import { BinaryOp, Binding, Handle, NativeTensor, Unary } from '../binding';
@@ -85,12 +92,13 @@ export function make(rn: typeof RN, B: Binding, k: ReturnType<typeof keys>[numbe
 
   type Out = { handles: Handle[]; named: Record<string, NativeTensor> };
   const fused = (): Out => {
-    const [y, m, s] = B.bnAddReluForward(x.h, r ? r.h : null, w.h, b.h, rm.h, rv.h, true, momentum, eps);
-    if (!bwd) return { handles: [y.h, m.h, s.h], named: { y } };
-    const [dx, dr, dw, db] = B.bnAddReluBackward(dy!.h, y.h, x.h, w.h, m.h, s.h, true, residual);
+    const [y, m, s, mk] = B.bnAddReluForward(x.h, r ? r.h : null, w.h, b.h, rm.h, rv.h, true, momentum, eps, true);
+    const fh = [y.h, m.h, s.h, ...(mk ? [mk.h] : [])];
+    if (!bwd) return { handles: fh, named: { y } };
+    const [dx, dr, dw, db] = B.bnAddReluBackward(dy!.h, (mk ?? y).h, x.h, w.h, m.h, s.h, true, residual);
     const named: Record<string, NativeTensor> = { y, dx, dw, db };
     if (dr) named.dr = dr;
-    return { handles: [y.h, m.h, s.h, dx.h, dw.h, db.h, ...(dr ? [dr.h] : [])], named };
+    return { handles: [...fh, dx.h, dw.h, db.h, ...(dr ? [dr.h] : [])], named };
   };
   const unfused = (): Out => {
     const [bn, m, s] = B.batchNormForward(x.h, w.h, b.h, rm.h, rv.h, true, momentum, eps);
@@ -124,8 +132,14 @@ export function make(rn: typeof RN, B: Binding, k: ReturnType<typeof keys>[numbe
   ];
   if (best !== 1) execs['fused v1'] = withVersion(1, fused);
 
-  const fwdBytes = (residual ? 4 : 3) * E * 4;
-  const bytes = fwdBytes + (bwd ? 7 * E * 4 : 0);
+  // the best version's bytes (bits exactly when it is v2, bnAddReluVersion above)
+  const bits = best === 2;
+  const m = bits ? Math.ceil(E / 8) : 0;
+  const fwdBytes = (residual ? 4 : 3) * E * 4 + m;
+  const bwdBytes = !bits ? 7 * E * 4 : residual ? 6 * E * 4 + m : 5 * E * 4 + 2 * m;
+  const bytes = fwdBytes + (bwd ? bwdBytes : 0);
+  const tensors = (residual ? 4 : 3) + (bwd ? (!bits ? 7 : residual ? 6 : 5) : 0);
+  const bitPasses = bits ? (bwd ? (residual ? 2 : 3) : 1) : 0;
   return {
     key: k.key,
     variant,
@@ -133,7 +147,7 @@ export function make(rn: typeof RN, B: Binding, k: ReturnType<typeof keys>[numbe
     shape,
     layout,
     bytes,
-    bytesNote: bwd ? `${residual ? 11 : 10} x ${E} x 4 B` : `${residual ? 4 : 3} x ${E} x 4 B`,
+    bytesNote: `${tensors} x ${E} x 4 B` + (bitPasses ? ` + ${bitPasses} x ${m} B of mask bits` : ''),
     impls,
     reference: 'unfused',
     validate() {

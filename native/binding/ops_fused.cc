@@ -47,18 +47,20 @@ bool has_arg(const CI& info, size_t i) { return info.Length() > i && !info[i].Is
 
 // ---- fused batch norm (+ add) + relu ----
 // bnAddReluForward(x, residual|null, weight|null, bias|null, runningMean|null, runningVar|null,
-//                  training, momentum, eps) -> [y, saveMean, saveInvstd]
+//                  training, momentum, eps[, saveMask]) -> [y, saveMean, saveInvstd, reluMask|null]
+// saveMask: also return the ReLU bit mask for backward (null where the kernels make none).
 V bnAddReluForward(const CI& info) {
   const char* op = has_arg(info, 1) ? "batchNormAddRelu" : "batchNormRelu";
   argc(info, 9, op);
+  const bool save_mask = has_arg(info, 9) && bool_arg(info, 9, op, "saveMask");
   auto r = ops::bn_add_relu_forward(tensor_arg(info, 0, op, "input"), opt_tensor_arg(info, 1, op, "residual"),
                                     opt_tensor_arg(info, 2, op, "weight"), opt_tensor_arg(info, 3, op, "bias"),
                                     opt_tensor_arg(info, 4, op, "runningMean"), opt_tensor_arg(info, 5, op, "runningVar"),
                                     bool_arg(info, 6, op, "training"), (float)num_arg(info, 7, op, "momentum"),
-                                    (float)num_arg(info, 8, op, "eps"));
-  return tuple(info.Env(), {std::get<0>(r), std::get<1>(r), std::get<2>(r)});
+                                    (float)num_arg(info, 8, op, "eps"), save_mask);
+  return tuple(info.Env(), {std::get<0>(r), std::get<1>(r), std::get<2>(r), std::get<3>(r)});
 }
-// bnAddReluBackward(dy, y, x, weight|null, saveMean, saveInvstd, training, hasResidual)
+// bnAddReluBackward(dy, y|reluMask, x, weight|null, saveMean, saveInvstd, training, hasResidual)
 //   -> [dx, dresidual|null, dweight, dbias]
 V bnAddReluBackward(const CI& info) {
   const char* op = "batchNormAddRelu backward";

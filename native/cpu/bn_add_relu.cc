@@ -5,18 +5,21 @@
 // many in the backward. Everything here is memory-bound, so the time is the bytes moved:
 //
 //   forward, training   pass 1  read x                      -> per-channel statistics
-//                       pass 2  read x, r; write y          (x twice + r + y = 4 tensors)
-//   forward, eval       one pass read x, r; write y         (3 tensors)
-//   backward, training  pass 1  read dy, y, x; write g = dy * (y > 0) -> sums of g, g * (x - mean)
-//                               (g is dr, the residual's gradient; without a residual it goes to dx)
-//                       pass 2  read g, x; write dx (in place over g without a residual)
-//                       (7 tensors with or without the residual; re-reading dy and y instead of g
-//                       moves as many bytes but three read streams measured ~20% slower than two)
-//   backward, eval      one pass read dy, y, x; write dr, dx  (sums for dgamma/dbeta on the way)
+//                       pass 2  read x, r; write y [+ m]    (x twice + r + y = 4 tensors)
+//   forward, eval       one pass read x, r; write y [+ m]   (3 tensors)
+//   backward, training  pass 1  read dy, m, x; write g = dy * m -> sums of g, g * (x - mean)
+//                               (g is dr, the residual's gradient; without one, nothing is written)
+//                       pass 2  read g, x; write dx  (without a residual: read dy, m, x)
+//                       (6 tensors with the residual, 5 without, + the bits twice)
+//   backward, eval      one pass read dy, m, x; write dr, dx  (sums for dgamma/dbeta on the way)
 //
-// Nothing of input size is saved for backward besides x (BN's input, which any BN backward needs)
-// and y (the output, which the next layer holds anyway): the ReLU mask is recomputed as y > 0,
-// exactly the mask torch.relu's backward uses. Saved per channel: mean and invstd.
+// m is the ReLU mask. v2 (AVX-512) saves it as bits, 1/32 of y's bytes, written by the forward
+// as it stores y (an n-element tensor costs n/8 bytes more memory while its graph lives). v1, and
+// callers that pass no bit buffer, recompute it as y > 0 from the saved output (exactly the mask
+// torch.relu's backward uses); then the backward reads y in pass 1 and, without a residual, writes
+// g into dx and reads it back in pass 2 (7 tensors either way: three read streams measured ~20%
+// slower than two for the same bytes). Nothing else of input size is saved besides x (BN's input,
+// which any BN backward needs); per channel: mean and invstd.
 //
 // Numerics. Statistics are shifted sums: d = x - K_c with K_c = the channel's first element (a
 // sample of the data, so |mean - K| is of the order of the std and E[d^2] - E[d]^2 does not cancel
@@ -77,6 +80,41 @@ template <class T>
 inline T* off(T* p, int64_t o) { return p ? p + o : p; }
 std::atomic<int64_t> g_nt_bytes{kDefaultNtBytes};
 
+// The ReLU mask as the backward reads it: the saved output (y > 0), or the bit mask the v2 forward
+// saved instead (bit b0 + e of bits = output element e > 0). `+ o` moves both by o elements, so the
+// kernels offset it like a pointer.
+struct YSrc {
+  const float* y = nullptr;
+  const uint8_t* bits = nullptr;
+  int64_t b0 = 0;
+  YSrc operator+(int64_t o) const { return {y ? y + o : nullptr, bits, b0 + o}; }
+};
+// The bits of elements [j, j + 16) (the mask buffer has 4 bytes of slack past its last bit).
+inline uint32_t get_bits16(const YSrc& s, int64_t j) {
+  const int64_t b = s.b0 + j;
+  uint32_t w;
+  std::memcpy(&w, s.bits + (b >> 3), 4);
+  return (w >> (b & 7)) & 0xFFFFu;
+}
+// Where the forward writes the bits (p null: it does not). Each part zeroes its byte range first
+// and bits are ORed in, touching only the bytes of the n bits written: parts start at multiples of
+// 16 elements, so two threads never write one byte.
+struct BitsOut {
+  uint8_t* p = nullptr;
+  int64_t b0 = 0;
+  BitsOut operator+(int64_t o) const { return {p, b0 + o}; }
+};
+inline void put_bits(const BitsOut& bo, int64_t j, uint32_t k, int64_t n) {
+  const int64_t b = bo.b0 + j;
+  uint8_t* q = bo.p + (b >> 3);
+  const int sh = (int)(b & 7);
+  const uint32_t v = k << sh;
+  const int64_t nb = (sh + n + 7) >> 3;
+  q[0] |= (uint8_t)v;
+  if (nb > 1) q[1] |= (uint8_t)(v >> 8);
+  if (nb > 2) q[2] |= (uint8_t)(v >> 16);
+}
+
 // ------------------------------------------------------------------------------------------------
 // Kernel table. All kernels take pointers at the block's first element, coefficient arrays of L
 // lanes, `ng` groups of L elements and then `tail` (< L) elements using lanes [0, tail).
@@ -86,13 +124,14 @@ struct Kern {
   void (*stats)(double* s1, double* s2, float* acc, const float* x, const float* K, int64_t L, int64_t ng,
                 int64_t tail);
   // y = max(0, (x - M) * A + Bt [+ r])
+  // [bo: the ReLU bits of y]
   void (*fwd)(float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt, int64_t L,
-              int64_t ng, int64_t tail, bool nt);
-  // g = y > 0 ? dy : 0; [g_out = g]; [dx_out = g * P]; s1 += g; s2 += g * (x - M)
-  void (*bsum)(double* s1, double* s2, float* acc, float* g_out, float* dx_out, const float* dy, const float* y,
+              int64_t ng, int64_t tail, bool nt, BitsOut bo);
+  // g = y > 0 ? dy : 0 (the mask from YSrc); [g_out = g]; [dx_out = g * P]; s1 += g; s2 += g * (x - M)
+  void (*bsum)(double* s1, double* s2, float* acc, float* g_out, float* dx_out, const float* dy, YSrc y,
                const float* x, const float* M, const float* P, int64_t L, int64_t ng, int64_t tail, bool nt);
   // g = g_in ? g_in : (y > 0 ? dy : 0); dx = P * g + Q * (x - M) + R
-  void (*bapply)(float* dx, const float* g_in, const float* dy, const float* y, const float* x, const float* M,
+  void (*bapply)(float* dx, const float* g_in, const float* dy, YSrc y, const float* x, const float* M,
                  const float* P, const float* Q, const float* R, int64_t L, int64_t ng, int64_t tail, bool nt);
   // The same four for NCHW rows: pointers at element 0 of the tensor, elements [e0, e1) of the
   // stream of N * C rows of HW (channel = row % C), per-channel coefficient arrays, and sums
@@ -100,11 +139,11 @@ struct Kern {
   void (*stats_rows)(double* s1, double* s2, const float* x, const float* K, int64_t e0, int64_t e1, int64_t HW,
                      int64_t C);
   void (*fwd_rows)(float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt,
-                   int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt);
-  void (*bsum_rows)(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, const float* y,
+                   int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt, BitsOut bo);
+  void (*bsum_rows)(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, YSrc y,
                     const float* x, const float* M, const float* P, int64_t e0, int64_t e1, int64_t HW, int64_t C,
                     bool nt);
-  void (*bapply_rows)(float* dx, const float* g_in, const float* dy, const float* y, const float* x, const float* M,
+  void (*bapply_rows)(float* dx, const float* g_in, const float* dy, YSrc y, const float* x, const float* M,
                       const float* P, const float* Q, const float* R, int64_t e0, int64_t e1, int64_t HW, int64_t C,
                       bool nt);
 };
@@ -554,7 +593,30 @@ RN_VEC void bapply_rows_v1(float* dx, const float* g_in, const float* dy, const 
   }
 }
 
-const Kern kV1 = {stats_v1, fwd_v1, bsum_v1, bapply_v1, stats_rows_v1, fwd_rows_v1, bsum_rows_v1, bapply_rows_v1};
+// v1 reads the mask from y only (the forward writes bits only on v2, and backward from bits runs v2)
+const Kern kV1 = {
+    stats_v1,
+    [](float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt, int64_t L, int64_t ng,
+       int64_t tail, bool nt, BitsOut) { fwd_v1(y, x, r, M, A, Bt, L, ng, tail, nt); },
+    [](double* s1, double* s2, float* acc, float* g_out, float* dx_out, const float* dy, YSrc y, const float* x,
+       const float* M, const float* P, int64_t L, int64_t ng, int64_t tail, bool nt) {
+      bsum_v1(s1, s2, acc, g_out, dx_out, dy, y.y, x, M, P, L, ng, tail, nt);
+    },
+    [](float* dx, const float* g_in, const float* dy, YSrc y, const float* x, const float* M, const float* P,
+       const float* Q, const float* R, int64_t L, int64_t ng, int64_t tail, bool nt) {
+      bapply_v1(dx, g_in, dy, y.y, x, M, P, Q, R, L, ng, tail, nt);
+    },
+    stats_rows_v1,
+    [](float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt, int64_t e0, int64_t e1,
+       int64_t HW, int64_t C, bool nt, BitsOut) { fwd_rows_v1(y, x, r, M, A, Bt, e0, e1, HW, C, nt); },
+    [](double* s1, double* s2, float* g_out, float* dx_out, const float* dy, YSrc y, const float* x, const float* M,
+       const float* P, int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt) {
+      bsum_rows_v1(s1, s2, g_out, dx_out, dy, y.y, x, M, P, e0, e1, HW, C, nt);
+    },
+    [](float* dx, const float* g_in, const float* dy, YSrc y, const float* x, const float* M, const float* P,
+       const float* Q, const float* R, int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt) {
+      bapply_rows_v1(dx, g_in, dy, y.y, x, M, P, Q, R, e0, e1, HW, C, nt);
+    }};
 
 // ---- v2: AVX-512 intrinsics ----------------------------------------------------------------------
 #ifdef RN_BN_X86
@@ -698,9 +760,13 @@ RN_AVX512 void stats_v2(double* s1, double* s2, float* acc, const float* x, cons
 }
 
 // ---- forward apply
+// The ReLU bits of the vector v (the output, or z before the relu: v > 0 either way) at element j.
+RN_AVX512_INL void put_pos(const BitsOut& bo, int64_t j, __m512 v, __mmask16 k = 0xFFFF, int64_t n = 16) {
+  if (bo.p) put_bits(bo, j, _mm512_mask_cmp_ps_mask(k, v, _mm512_setzero_ps(), _CMP_GT_OQ), n);
+}
 template <bool HAS_R, bool NT>
 RN_AVX512_INL void fwd_row512(float* y, const float* x, const float* r, const float* M, const float* A,
-                              const float* Bt, int64_t n) {
+                              const float* Bt, int64_t n, BitsOut bo) {
   const __m512 z = _mm512_setzero_ps();
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
@@ -708,6 +774,7 @@ RN_AVX512_INL void fwd_row512(float* y, const float* x, const float* r, const fl
                                _mm512_loadu_ps(Bt + j));
     if (HAS_R) v = _mm512_add_ps(v, _mm512_loadu_ps(r + j));
     st<NT>(y + j, relu512(v, z));
+    put_pos(bo, j, v);
   }
   if (j < n) {
     const __mmask16 m = tmask(n - j);
@@ -715,11 +782,12 @@ RN_AVX512_INL void fwd_row512(float* y, const float* x, const float* r, const fl
                                _mm512_maskz_loadu_ps(m, A + j), _mm512_maskz_loadu_ps(m, Bt + j));
     if (HAS_R) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + j));
     _mm512_mask_storeu_ps(y + j, m, relu512(v, z));
+    put_pos(bo, j, v, m, n - j);
   }
 }
 template <int NV, bool HAS_R, bool NT>
 RN_AVX512 void fwd_pat_v2(float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt,
-                          int64_t ng, int64_t tail) {
+                          int64_t ng, int64_t tail, BitsOut bo) {
   constexpr int64_t L = 16 * NV;
   const __m512 z = _mm512_setzero_ps();
   __m512 m[NV], a[NV], b[NV];
@@ -735,15 +803,16 @@ RN_AVX512 void fwd_pat_v2(float* y, const float* x, const float* r, const float*
       __m512 t = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + o), m[v]), a[v], b[v]);
       if (HAS_R) t = _mm512_add_ps(t, _mm512_loadu_ps(r + o));
       st<NT>(y + o, relu512(t, z));
+      put_pos(bo, o, t);
     }
-  if (tail) fwd_row512<HAS_R, false>(y + ng * L, x + ng * L, off(r, ng * L), M, A, Bt, tail);
+  if (tail) fwd_row512<HAS_R, false>(y + ng * L, x + ng * L, off(r, ng * L), M, A, Bt, tail, bo + ng * L);
 }
 template <bool HAS_R, bool NT>
 RN_AVX512 void fwd_v2t(float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt,
-                       int64_t L, int64_t ng, int64_t tail) {
-  if (L == 32) return fwd_pat_v2<2, HAS_R, NT>(y, x, r, M, A, Bt, ng, tail);
-  if (L == 48) return fwd_pat_v2<3, HAS_R, NT>(y, x, r, M, A, Bt, ng, tail);
-  if (L == 64) return fwd_pat_v2<4, HAS_R, NT>(y, x, r, M, A, Bt, ng, tail);
+                       int64_t L, int64_t ng, int64_t tail, BitsOut bo) {
+  if (L == 32) return fwd_pat_v2<2, HAS_R, NT>(y, x, r, M, A, Bt, ng, tail, bo);
+  if (L == 48) return fwd_pat_v2<3, HAS_R, NT>(y, x, r, M, A, Bt, ng, tail, bo);
+  if (L == 64) return fwd_pat_v2<4, HAS_R, NT>(y, x, r, M, A, Bt, ng, tail, bo);
   if (L == 16) {  // one channel: coefficients stay in registers
     const __m512 z = _mm512_setzero_ps(), m = _mm512_loadu_ps(M), a = _mm512_loadu_ps(A), b = _mm512_loadu_ps(Bt);
     const int64_t n = ng * 16;
@@ -751,26 +820,37 @@ RN_AVX512 void fwd_v2t(float* y, const float* x, const float* r, const float* M,
       __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), a, b);
       if (HAS_R) v = _mm512_add_ps(v, _mm512_loadu_ps(r + i));
       st<NT>(y + i, relu512(v, z));
+      put_pos(bo, i, v);
     }
-    if (tail) fwd_row512<HAS_R, false>(y + n, x + n, off(r, n), M, A, Bt, tail);
+    if (tail) fwd_row512<HAS_R, false>(y + n, x + n, off(r, n), M, A, Bt, tail, bo + n);
     return;
   }
-  for (int64_t g = 0; g < ng; g++) fwd_row512<HAS_R, NT>(y + g * L, x + g * L, off(r, g * L), M, A, Bt, L);
-  if (tail) fwd_row512<HAS_R, false>(y + ng * L, x + ng * L, off(r, ng * L), M, A, Bt, tail);
+  for (int64_t g = 0; g < ng; g++)
+    fwd_row512<HAS_R, NT>(y + g * L, x + g * L, off(r, g * L), M, A, Bt, L, bo + g * L);
+  if (tail) fwd_row512<HAS_R, false>(y + ng * L, x + ng * L, off(r, ng * L), M, A, Bt, tail, bo + ng * L);
 }
 bool nt_ok(const float* p, int64_t L, bool nt) { return nt && ((uintptr_t)p & 63) == 0 && L % 16 == 0; }
 RN_AVX512 void fwd_v2(float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt,
-                      int64_t L, int64_t ng, int64_t tail, bool nt) {
+                      int64_t L, int64_t ng, int64_t tail, bool nt, BitsOut bo) {
   const bool n = nt_ok(y, L, nt);
-  if (r) (n ? fwd_v2t<true, true> : fwd_v2t<true, false>)(y, x, r, M, A, Bt, L, ng, tail);
-  else (n ? fwd_v2t<false, true> : fwd_v2t<false, false>)(y, x, r, M, A, Bt, L, ng, tail);
+  if (r) (n ? fwd_v2t<true, true> : fwd_v2t<true, false>)(y, x, r, M, A, Bt, L, ng, tail, bo);
+  else (n ? fwd_v2t<false, true> : fwd_v2t<false, false>)(y, x, r, M, A, Bt, L, ng, tail, bo);
 }
 
 // ---- backward sums (pass 1)
+// y > 0 for elements [j, j + 16) [within k], from the output or from the saved bits
+RN_AVX512_INL __mmask16 pos_full(const YSrc& y, int64_t j) {
+  if (y.bits) return (__mmask16)get_bits16(y, j);
+  return _mm512_cmp_ps_mask(_mm512_loadu_ps(y.y + j), _mm512_setzero_ps(), _CMP_GT_OQ);
+}
+RN_AVX512_INL __mmask16 pos_masked(const YSrc& y, int64_t j, __mmask16 k) {
+  if (y.bits) return (__mmask16)get_bits16(y, j) & k;
+  return _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y.y + j), _mm512_setzero_ps(), _CMP_GT_OQ);
+}
 template <bool G, bool DX, bool NT>
-RN_AVX512_INL void bsum_vec(__m512& a1, __m512& a2, float* g_out, float* dx_out, const float* dy, const float* y,
+RN_AVX512_INL void bsum_vec(__m512& a1, __m512& a2, float* g_out, float* dx_out, const float* dy, YSrc y,
                             const float* x, __m512 m, __m512 p, int64_t j) {
-  const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + j), _mm512_setzero_ps(), _CMP_GT_OQ);
+  const __mmask16 pos = pos_full(y, j);
   const __m512 g = _mm512_maskz_mov_ps(pos, _mm512_loadu_ps(dy + j));
   if (G) st<NT>(g_out + j, g);
   if (DX) st<NT>(dx_out + j, _mm512_mul_ps(g, p));
@@ -778,9 +858,9 @@ RN_AVX512_INL void bsum_vec(__m512& a1, __m512& a2, float* g_out, float* dx_out,
   a2 = _mm512_fmadd_ps(g, _mm512_sub_ps(_mm512_loadu_ps(x + j), m), a2);
 }
 template <bool G, bool DX>
-RN_AVX512_INL void bsum_masked(__m512& a1, __m512& a2, float* g_out, float* dx_out, const float* dy, const float* y,
+RN_AVX512_INL void bsum_masked(__m512& a1, __m512& a2, float* g_out, float* dx_out, const float* dy, YSrc y,
                                const float* x, __m512 m, __m512 p, int64_t j, __mmask16 k) {
-  const __mmask16 pos = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + j), _mm512_setzero_ps(), _CMP_GT_OQ);
+  const __mmask16 pos = pos_masked(y, j, k);
   const __m512 g = _mm512_maskz_loadu_ps(pos, dy + j);
   if (G) _mm512_mask_storeu_ps(g_out + j, k, g);
   if (DX) _mm512_mask_storeu_ps(dx_out + j, k, _mm512_mul_ps(g, p));
@@ -788,7 +868,7 @@ RN_AVX512_INL void bsum_masked(__m512& a1, __m512& a2, float* g_out, float* dx_o
   a2 = _mm512_fmadd_ps(g, _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + j), m), a2);
 }
 template <bool G, bool DX, bool NT>
-RN_AVX512_INL void bsum_row512(float* a1p, float* a2p, float* g_out, float* dx_out, const float* dy, const float* y,
+RN_AVX512_INL void bsum_row512(float* a1p, float* a2p, float* g_out, float* dx_out, const float* dy, YSrc y,
                                const float* x, const float* M, const float* P, int64_t n) {
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
@@ -807,7 +887,7 @@ RN_AVX512_INL void bsum_row512(float* a1p, float* a2p, float* g_out, float* dx_o
   }
 }
 template <int NV, bool G, bool DX, bool NT>
-RN_AVX512 void bsum_pat_v2(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, const float* y,
+RN_AVX512 void bsum_pat_v2(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, YSrc y,
                            const float* x, const float* M, const float* P, int64_t ng, int64_t tail) {
   constexpr int64_t L = 16 * NV;
   __m512 m[NV], p[NV], a1[NV], a2[NV];
@@ -839,7 +919,7 @@ RN_AVX512 void bsum_pat_v2(double* s1, double* s2, float* g_out, float* dx_out, 
 }
 template <bool G, bool DX, bool NT>
 RN_AVX512 void bsum_v2t(double* s1, double* s2, float* acc, float* g_out, float* dx_out, const float* dy,
-                        const float* y, const float* x, const float* M, const float* P, int64_t L, int64_t ng,
+                        YSrc y, const float* x, const float* M, const float* P, int64_t L, int64_t ng,
                         int64_t tail) {
   if (L == 32) return bsum_pat_v2<2, G, DX, NT>(s1, s2, g_out, dx_out, dy, y, x, M, P, ng, tail);
   if (L == 48) return bsum_pat_v2<3, G, DX, NT>(s1, s2, g_out, dx_out, dy, y, x, M, P, ng, tail);
@@ -893,7 +973,7 @@ RN_AVX512 void bsum_v2t(double* s1, double* s2, float* acc, float* g_out, float*
   }
 }
 RN_AVX512 void bsum_v2(double* s1, double* s2, float* acc, float* g_out, float* dx_out, const float* dy,
-                       const float* y, const float* x, const float* M, const float* P, int64_t L, int64_t ng,
+                       YSrc y, const float* x, const float* M, const float* P, int64_t L, int64_t ng,
                        int64_t tail, bool nt) {
   const bool n = nt_ok(g_out ? g_out : dx_out, L, nt) && (!g_out || !dx_out || nt_ok(dx_out, L, nt));
 #define RN_BSUM(G, DX) (n ? bsum_v2t<G, DX, true> : bsum_v2t<G, DX, false>)(s1, s2, acc, g_out, dx_out, dy, y, x, M, P, L, ng, tail)
@@ -906,31 +986,31 @@ RN_AVX512 void bsum_v2(double* s1, double* s2, float* acc, float* g_out, float* 
 
 // ---- backward apply (pass 2)
 template <bool GIN>
-RN_AVX512_INL __m512 bapply_one(const float* g_in, const float* dy, const float* y, const float* x, __m512 m,
+RN_AVX512_INL __m512 bapply_one(const float* g_in, const float* dy, YSrc y, const float* x, __m512 m,
                                 __m512 p, __m512 q, __m512 r, int64_t j, __mmask16 k) {
   __m512 g;
   if (GIN) {
     g = _mm512_maskz_loadu_ps(k, g_in + j);
   } else {
-    const __mmask16 pos = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + j), _mm512_setzero_ps(), _CMP_GT_OQ);
+    const __mmask16 pos = pos_masked(y, j, k);
     g = _mm512_maskz_loadu_ps(pos, dy + j);
   }
   return _mm512_fmadd_ps(p, g, _mm512_fmadd_ps(q, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), m), r));
 }
 template <bool GIN, bool NT>
-RN_AVX512_INL __m512 bapply_full(const float* g_in, const float* dy, const float* y, const float* x, __m512 m,
+RN_AVX512_INL __m512 bapply_full(const float* g_in, const float* dy, YSrc y, const float* x, __m512 m,
                                  __m512 p, __m512 q, __m512 r, int64_t j) {
   __m512 g;
   if (GIN) {
     g = _mm512_loadu_ps(g_in + j);
   } else {
-    const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + j), _mm512_setzero_ps(), _CMP_GT_OQ);
+    const __mmask16 pos = pos_full(y, j);
     g = _mm512_maskz_mov_ps(pos, _mm512_loadu_ps(dy + j));
   }
   return _mm512_fmadd_ps(p, g, _mm512_fmadd_ps(q, _mm512_sub_ps(_mm512_loadu_ps(x + j), m), r));
 }
 template <int NV, bool GIN, bool NT>
-RN_AVX512 void bapply_pat_v2(float* dx, const float* g_in, const float* dy, const float* y, const float* x,
+RN_AVX512 void bapply_pat_v2(float* dx, const float* g_in, const float* dy, YSrc y, const float* x,
                              const float* M, const float* P, const float* Q, const float* R, int64_t ng, int64_t tail) {
   constexpr int64_t L = 16 * NV;
   __m512 m[NV], p[NV], q[NV], r[NV];
@@ -955,7 +1035,7 @@ RN_AVX512 void bapply_pat_v2(float* dx, const float* g_in, const float* dy, cons
   }
 }
 template <bool GIN, bool NT>
-RN_AVX512 void bapply_v2t(float* dx, const float* g_in, const float* dy, const float* y, const float* x,
+RN_AVX512 void bapply_v2t(float* dx, const float* g_in, const float* dy, YSrc y, const float* x,
                           const float* M, const float* P, const float* Q, const float* R, int64_t L, int64_t ng,
                           int64_t tail) {
   if (L == 32) return bapply_pat_v2<2, GIN, NT>(dx, g_in, dy, y, x, M, P, Q, R, ng, tail);
@@ -989,7 +1069,7 @@ RN_AVX512 void bapply_v2t(float* dx, const float* g_in, const float* dy, const f
     }
   }
 }
-RN_AVX512 void bapply_v2(float* dx, const float* g_in, const float* dy, const float* y, const float* x,
+RN_AVX512 void bapply_v2(float* dx, const float* g_in, const float* dy, YSrc y, const float* x,
                          const float* M, const float* P, const float* Q, const float* R, int64_t L, int64_t ng,
                          int64_t tail, bool nt) {
   const bool n = nt_ok(dx, L, nt);
@@ -1048,7 +1128,7 @@ RN_AVX512 void stats_rows_v2(double* s1, double* s2, const float* x, const float
 
 template <bool HAS_R>
 RN_AVX512 void fwd_rows_v2t(float* y, const float* x, const float* r, const float* M, const float* A,
-                            const float* Bt, int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt) {
+                            const float* Bt, int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt, BitsOut bo) {
   const __m512 z = _mm512_setzero_ps();
   int64_t row_ = e0 / HW, c = row_ % C;
   for (int64_t rb = e0, re; rb < e1; rb = re, row_++, c = (c + 1 == C ? 0 : c + 1)) {
@@ -1066,28 +1146,31 @@ RN_AVX512 void fwd_rows_v2t(float* y, const float* x, const float* r, const floa
       for (; e < e16; e += 16) {
         RN_FWD_V(RN_LD, 0)
         _mm512_stream_ps(y + e, v);
+        put_pos(bo, e, v);
       }
     else
       for (; e < e16; e += 16) {
         RN_FWD_V(RN_LD, 0)
         _mm512_storeu_ps(y + e, v);
+        put_pos(bo, e, v);
       }
     if (e < re) {
       const __mmask16 k = tmask(re - e);
       RN_FWD_V(RN_LDM, k)
       _mm512_mask_storeu_ps(y + e, k, v);
+      put_pos(bo, e, v, k, re - e);
     }
 #undef RN_FWD_V
   }
 }
 RN_AVX512 void fwd_rows_v2(float* y, const float* x, const float* r, const float* M, const float* A,
-                           const float* Bt, int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt) {
-  if (r) fwd_rows_v2t<true>(y, x, r, M, A, Bt, e0, e1, HW, C, nt);
-  else fwd_rows_v2t<false>(y, x, r, M, A, Bt, e0, e1, HW, C, nt);
+                           const float* Bt, int64_t e0, int64_t e1, int64_t HW, int64_t C, bool nt, BitsOut bo) {
+  if (r) fwd_rows_v2t<true>(y, x, r, M, A, Bt, e0, e1, HW, C, nt, bo);
+  else fwd_rows_v2t<false>(y, x, r, M, A, Bt, e0, e1, HW, C, nt, bo);
 }
 
 template <bool G, bool DX>
-RN_AVX512 void bsum_rows_v2t(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, const float* y,
+RN_AVX512 void bsum_rows_v2t(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, YSrc y,
                              const float* x, const float* M, const float* P, int64_t e0, int64_t e1, int64_t HW,
                              int64_t C, bool nt) {
   const __m512 z = _mm512_setzero_ps();
@@ -1126,7 +1209,7 @@ RN_AVX512 void bsum_rows_v2t(double* s1, double* s2, float* g_out, float* dx_out
     s2[c] += t2;
   }
 }
-RN_AVX512 void bsum_rows_v2(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, const float* y,
+RN_AVX512 void bsum_rows_v2(double* s1, double* s2, float* g_out, float* dx_out, const float* dy, YSrc y,
                             const float* x, const float* M, const float* P, int64_t e0, int64_t e1, int64_t HW,
                             int64_t C, bool nt) {
 #define RN_BSR(G, DX) bsum_rows_v2t<G, DX>(s1, s2, g_out, dx_out, dy, y, x, M, P, e0, e1, HW, C, nt)
@@ -1138,7 +1221,7 @@ RN_AVX512 void bsum_rows_v2(double* s1, double* s2, float* g_out, float* dx_out,
 }
 
 template <bool GIN>
-RN_AVX512 void bapply_rows_v2t(float* dx, const float* g_in, const float* dy, const float* y, const float* x,
+RN_AVX512 void bapply_rows_v2t(float* dx, const float* g_in, const float* dy, YSrc y, const float* x,
                                const float* M, const float* P, const float* Q, const float* R, int64_t e0, int64_t e1,
                                int64_t HW, int64_t C, bool nt) {
   int64_t row_ = e0 / HW, c = row_ % C;
@@ -1158,7 +1241,7 @@ RN_AVX512 void bapply_rows_v2t(float* dx, const float* g_in, const float* dy, co
     }
   }
 }
-RN_AVX512 void bapply_rows_v2(float* dx, const float* g_in, const float* dy, const float* y, const float* x,
+RN_AVX512 void bapply_rows_v2(float* dx, const float* g_in, const float* dy, YSrc y, const float* x,
                               const float* M, const float* P, const float* Q, const float* R, int64_t e0, int64_t e1,
                               int64_t HW, int64_t C, bool nt) {
   if (g_in) bapply_rows_v2t<true>(dx, g_in, dy, y, x, M, P, Q, R, e0, e1, HW, C, nt);
@@ -1182,6 +1265,14 @@ const Kern& kern() {
 #endif
   return kV1;
 }
+// The kernels for a call: bits are made and read by v2 only (whatever the version is now: a mask
+// made by v2 stays readable after a switch to v1).
+const Kern& kern(bool bits) {
+#ifdef RN_BN_X86
+  if (bits) return kV2;
+#endif
+  return kern();
+}
 
 // ------------------------------------------------------------------------------------------------
 // The walk over the element stream (see the top comment).
@@ -1202,7 +1293,9 @@ struct Walk {
   }
 };
 
-Walk make_walk(int64_t N, int64_t C, int64_t HW, bool cl) {
+// bits: ReLU bits are written, so parts must start at multiples of 16 elements (a long pattern of
+// L = C lanes, C not a multiple of 16, then runs as one part).
+Walk make_walk(int64_t N, int64_t C, int64_t HW, bool cl, bool bits = false) {
   Walk w;
   w.C = C;
   w.HW = HW;
@@ -1223,6 +1316,7 @@ Walk make_walk(int64_t N, int64_t C, int64_t HW, bool cl) {
   w.G = w.E / L;
   w.tail = w.E % L;
   w.P = std::max<int64_t>(1, std::min(w.P, w.G));
+  if (bits && L % 16) w.P = 1;
   return w;
 }
 
@@ -1286,19 +1380,25 @@ bool use_nt(int64_t elems) {
   return bn_add_relu_version() == 2 && g_nt_bytes.load() >= 0 && elems * (int64_t)sizeof(float) >= g_nt_bytes.load();
 }
 
-// y = max(0, (x - mean) * A + beta [+ r]) over the stream, parts in reverse order
+// y = max(0, (x - mean) * A + beta [+ r]) over the stream, parts in reverse order; [bits: y > 0]
 void apply_forward(const Walk& w, float* y, const float* x, const float* r, const float* mean, const float* A,
-                   const float* Bt) {
-  const Kern& k = kern();
+                   const float* Bt, uint8_t* bits) {
+  const Kern& k = kern(bits != nullptr);
   const bool nt = use_nt(w.E);
   const float* const chv[3] = {mean, A, Bt};
   const std::vector<float> lanes = lanes_of<3>(w, chv);
   run_parts(w, true, nt, [&](int64_t p) {
-    if (w.rows) return k.fwd_rows(y, x, r, mean, A, Bt, w.bounds[p], w.bounds[p + 1], w.HW, w.C, nt);
-    int64_t e0, ng, t;
-    w.block(p, e0, ng, t);
+    int64_t e0, e1, ng = 0, t = 0;
+    if (w.rows) {
+      e0 = w.bounds[p], e1 = w.bounds[p + 1];
+    } else {
+      w.block(p, e0, ng, t);
+      e1 = e0 + ng * w.L + t;
+    }
+    if (bits) std::memset(bits + (e0 >> 3), 0, (size_t)(((e1 + 7) >> 3) - (e0 >> 3)));
+    if (w.rows) return k.fwd_rows(y, x, r, mean, A, Bt, e0, e1, w.HW, w.C, nt, BitsOut{bits, 0});
     const float* lp = lanes.data();
-    k.fwd(y + e0, x + e0, off(r, e0), lp, lp + w.L, lp + 2 * w.L, w.L, ng, t, nt);
+    k.fwd(y + e0, x + e0, off(r, e0), lp, lp + w.L, lp + 2 * w.L, w.L, ng, t, nt, BitsOut{bits, e0});
   });
 }
 
@@ -1317,14 +1417,15 @@ void set_bn_add_relu_version(int v) {
   g_version.store(v);
 }
 int64_t bn_add_relu_nt_bytes() { return g_nt_bytes.load(); }
+int64_t bn_add_relu_mask_bytes(int64_t elems) { return bn_add_relu_version() == 2 ? (elems + 7) / 8 + 4 : 0; }
 void set_bn_add_relu_nt_bytes(int64_t bytes) { g_nt_bytes.store(bytes < 0 ? kDefaultNtBytes : bytes); }
 
 void bn_add_relu_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                float* running_var, const float* x, const float* r, const float* gamma,
                                const float* beta, int64_t N, int64_t C, int64_t HW, bool cl, float momentum,
-                               float eps) {
+                               float eps, uint8_t* relu_bits) {
   if (C <= 0 || N * HW <= 0) return;
-  const Walk w = make_walk(N, C, HW, cl);
+  const Walk w = make_walk(N, C, HW, cl, relu_bits != nullptr);
   const Kern& k = kern();
   // pass 1: shifted sums, K_c = the channel's first element (n = 0, hw = 0) in either layout
   std::vector<float> K(C);
@@ -1357,12 +1458,13 @@ void bn_add_relu_forward_train(float* y, float* save_mean, float* save_invstd, f
     }
   }
   // pass 2: normalise + add + relu
-  apply_forward(w, y, x, r, mean.data(), A.data(), Bt.data());
+  apply_forward(w, y, x, r, mean.data(), A.data(), Bt.data(), relu_bits);
 }
 
 void bn_add_relu_forward_eval(float* y, float* save_mean, float* save_invstd, const float* x, const float* r,
                               const float* gamma, const float* beta, const float* running_mean,
-                              const float* running_var, int64_t N, int64_t C, int64_t HW, bool cl, float eps) {
+                              const float* running_var, int64_t N, int64_t C, int64_t HW, bool cl, float eps,
+                              uint8_t* relu_bits) {
   if (C <= 0) return;
   std::vector<float> A(C), Bt(C);
   for (int64_t c = 0; c < C; c++) {
@@ -1373,13 +1475,13 @@ void bn_add_relu_forward_eval(float* y, float* save_mean, float* save_invstd, co
     Bt[c] = beta ? beta[c] : 0.f;
   }
   if (N * HW <= 0) return;
-  const Walk w = make_walk(N, C, HW, cl);
-  apply_forward(w, y, x, r, running_mean, A.data(), Bt.data());
+  const Walk w = make_walk(N, C, HW, cl, relu_bits != nullptr);
+  apply_forward(w, y, x, r, running_mean, A.data(), Bt.data(), relu_bits);
 }
 
 void bn_add_relu_backward(float* dx, float* dr, float* dgamma, float* dbeta, const float* dy, const float* y,
                           const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
-                          int64_t N, int64_t C, int64_t HW, bool cl, bool training) {
+                          int64_t N, int64_t C, int64_t HW, bool cl, bool training, const uint8_t* relu_bits) {
   if (C <= 0) return;
   if (N * HW <= 0) {
     std::fill(dgamma, dgamma + C, 0.f);
@@ -1387,26 +1489,28 @@ void bn_add_relu_backward(float* dx, float* dr, float* dgamma, float* dbeta, con
     return;
   }
   const Walk w = make_walk(N, C, HW, cl);
-  const Kern& k = kern();
+  const Kern& k = kern(relu_bits != nullptr);
   const bool nt = use_nt(w.E);
+  const YSrc ys{relu_bits ? nullptr : y, relu_bits, 0};
   std::vector<float> P(C);
   for (int64_t c = 0; c < C; c++) P[c] = (gamma ? gamma[c] : 1.f) * save_invstd[c];
   // pass 1: g = dy * (y > 0) [-> dr], sums of g and g * (x - mean) [eval: dx = g * P too]
   float* dx1 = training ? nullptr : dx;
-  // g = dy * mask goes to dr; without a residual (training) it goes to dx, which pass 2 then
-  // overwrites in place: pass 2 reads 2 streams (g, x) instead of 3 (dy, y, x), same bytes
-  float* gbuf = dr ? dr : (training ? dx : nullptr);
+  // g = dy * mask goes to dr; without a residual (training, mask from y) it goes to dx, which
+  // pass 2 then overwrites in place: pass 2 reads 2 streams (g, x) instead of 3 (dy, y, x), same
+  // bytes. With the bit mask pass 2 re-reads dy and the bits instead: a full write saved.
+  float* gbuf = dr ? dr : (training && !relu_bits ? dx : nullptr);
   std::vector<double> S1, S2;
   const float* const chv[2] = {save_mean, P.data()};
   const std::vector<float> lanes = lanes_of<2>(w, chv);
   channel_sums(
       w, nt, S1, S2,
       [&](double* s1, double* s2, int64_t e0, int64_t e1) {
-        k.bsum_rows(s1, s2, gbuf, dx1, dy, y, x, save_mean, P.data(), e0, e1, HW, C, nt);
+        k.bsum_rows(s1, s2, gbuf, dx1, dy, ys, x, save_mean, P.data(), e0, e1, HW, C, nt);
       },
       [&](double* s1, double* s2, float* acc, int64_t e0, int64_t ng, int64_t t) {
         const float* lp = lanes.data();
-        k.bsum(s1, s2, acc, off(gbuf, e0), off(dx1, e0), dy + e0, y + e0, x + e0, lp, lp + w.L, w.L, ng, t, nt);
+        k.bsum(s1, s2, acc, off(gbuf, e0), off(dx1, e0), dy + e0, ys + e0, x + e0, lp, lp + w.L, w.L, ng, t, nt);
       });
   const double M = (double)N * (double)HW;
   std::vector<float> Q(C), R(C);
@@ -1424,12 +1528,12 @@ void bn_add_relu_backward(float* dx, float* dr, float* dgamma, float* dbeta, con
   const std::vector<float> lanes2 = lanes_of<4>(w, chv2);
   run_parts(w, true, nt, [&](int64_t p) {
     if (w.rows)
-      return k.bapply_rows(dx, gbuf, dy, y, x, save_mean, P.data(), Q.data(), R.data(), w.bounds[p], w.bounds[p + 1], HW,
+      return k.bapply_rows(dx, gbuf, dy, ys, x, save_mean, P.data(), Q.data(), R.data(), w.bounds[p], w.bounds[p + 1], HW,
                            C, nt);
     int64_t e0, ng, t;
     w.block(p, e0, ng, t);
     const float* lp = lanes2.data();
-    k.bapply(dx + e0, off(gbuf, e0), dy + e0, y + e0, x + e0, lp, lp + w.L, lp + 2 * w.L, lp + 3 * w.L, w.L, ng, t, nt);
+    k.bapply(dx + e0, off(gbuf, e0), dy + e0, ys + e0, x + e0, lp, lp + w.L, lp + 2 * w.L, lp + 3 * w.L, w.L, ng, t, nt);
   });
 }
 

@@ -14,18 +14,24 @@ namespace cpu {
 void bn_add_relu_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,
                                float* running_var, const float* x, const float* r, const float* gamma,
                                const float* beta, int64_t N, int64_t C, int64_t HW, bool cl, float momentum,
-                               float eps);
+                               float eps, uint8_t* relu_bits = nullptr);
 // Eval: running statistics; save_mean / save_invstd receive running_mean and 1/sqrt(running_var + eps)
 // (so backward has one signature for both modes). One pass.
 void bn_add_relu_forward_eval(float* y, float* save_mean, float* save_invstd, const float* x, const float* r,
                               const float* gamma, const float* beta, const float* running_mean,
-                              const float* running_var, int64_t N, int64_t C, int64_t HW, bool cl, float eps);
-// Backward from dy, the saved output y (ReLU mask = y > 0, never a saved mask), the input x and the
-// saved statistics. Writes dx, dr = dy * mask (when dr is non-null), dgamma, dbeta (always).
-// training: batch-statistics backward (two passes); otherwise the eval backward (one pass).
+                              const float* running_var, int64_t N, int64_t C, int64_t HW, bool cl, float eps,
+                              uint8_t* relu_bits = nullptr);
+// Backward from dy, the ReLU mask (relu_bits from the forward, or else y > 0 from the saved output
+// y), the input x and the saved statistics. Writes dx, dr = dy * mask (when dr is non-null),
+// dgamma, dbeta (always). training: batch-statistics backward (two passes); otherwise the eval
+// backward (one pass).
 void bn_add_relu_backward(float* dx, float* dr, float* dgamma, float* dbeta, const float* dy, const float* y,
                           const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
-                          int64_t N, int64_t C, int64_t HW, bool cl, bool training);
+                          int64_t N, int64_t C, int64_t HW, bool cl, bool training, const uint8_t* relu_bits = nullptr);
+// relu_bits (forward, optional): also write the ReLU mask, bit e = (y[e] > 0) for element e in
+// memory order, into a buffer of bn_add_relu_mask_bytes(elements) bytes, for the backward to read
+// instead of y (1/32 of the bytes). That size is 0 when the kernels that run now (v1) make no bits.
+int64_t bn_add_relu_mask_bytes(int64_t elems);
 
 // Kernel versions, llm.c style (bench/kernels/bn_add_relu compares them):
 //   1  portable loops that GCC vectorises (RN_VEC clones: AVX-512 / AVX2 / baseline)

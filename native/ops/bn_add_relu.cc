@@ -34,9 +34,9 @@ float* mptr(const Tensor& t) { return t.storage ? t.f32() : nullptr; }
 void* raw(const Tensor& t) { return t.storage ? t.raw() : nullptr; }
 }  // namespace
 
-std::tuple<Tensor, Tensor, Tensor> bn_add_relu_forward(const Tensor& x0, const Tensor* res, const Tensor* gamma,
-                                                       const Tensor* beta, const Tensor* rm, const Tensor* rv,
-                                                       bool training, float momentum, float eps) {
+std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_forward(const Tensor& x0, const Tensor* res, const Tensor* gamma,
+                                                               const Tensor* beta, const Tensor* rm, const Tensor* rv,
+                                                               bool training, float momentum, float eps, bool save_mask) {
   const char* op = res ? "batchNormAddRelu" : "batchNormRelu";
   check_input(x0, op);
   const int64_t N = x0.shape[0], C = x0.shape[1], HW = spatial(x0);
@@ -69,17 +69,20 @@ std::tuple<Tensor, Tensor, Tensor> bn_add_relu_forward(const Tensor& x0, const T
     else
       cuda::bn_add_relu_forward_eval(y.raw(), sm.f32(), si.f32(), x.raw(), raw(r), ptr(g), ptr(b), m.f32(), v.f32(), N, C,
                                      HW, cl, eps, x.dtype);
-    return {y, sm, si};
+    return {y, sm, si, Tensor()};
   }
+  const int64_t mask_bytes = save_mask ? cpu::bn_add_relu_mask_bytes(x.numel()) : 0;
+  Tensor bits = mask_bytes ? rn::empty({mask_bytes}, DType::U8, x.device()) : Tensor();
   enqueue(x.device(), [=] {
+    uint8_t* bp = bits.storage ? reinterpret_cast<uint8_t*>(bits.raw()) : nullptr;
     if (training)
       cpu::bn_add_relu_forward_train(y.f32(), sm.f32(), si.f32(), mptr(m), mptr(v), x.f32(), ptr(r), ptr(g), ptr(b), N,
-                                     C, HW, cl, momentum, eps);
+                                     C, HW, cl, momentum, eps, bp);
     else
       cpu::bn_add_relu_forward_eval(y.f32(), sm.f32(), si.f32(), x.f32(), ptr(r), ptr(g), ptr(b), m.f32(), v.f32(), N,
-                                    C, HW, cl, eps);
+                                    C, HW, cl, eps, bp);
   });
-  return {y, sm, si};
+  return {y, sm, si, bits};
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_backward(const Tensor& dy0, const Tensor& y0, const Tensor& x0,
@@ -88,24 +91,34 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_backward(const Tensor& dy
   const char* op = has_res ? "batchNormAddRelu backward" : "batchNormRelu backward";
   check_input(x0, op);
   check_act(dy0, op, "grad");
-  check_act(y0, op, "output");
   check_device(dy0, x0, op, "grad", "input");
   check_device(y0, x0, op, "output", "input");
   check_same_dtype(dy0, x0, op, "grad", "input");
-  check_same_dtype(y0, x0, op, "output", "input");
   RN_CHECK_SHAPE(dy0.shape == x0.shape, op, ": grad has shape ", shape_str(dy0.shape), " but input has shape ",
                  shape_str(x0.shape));
-  RN_CHECK_SHAPE(y0.shape == x0.shape, op, ": output has shape ", shape_str(y0.shape), " but input has shape ",
-                 shape_str(x0.shape));
+  // y0: the forward's output, or the ReLU bit mask it saved instead (uint8, CPU)
+  const bool bits = y0.dtype == DType::U8;
+  if (bits) {
+    const int64_t want = (x0.numel() + 7) / 8 + 4;
+    if (y0.dim() != 1 || y0.shape[0] != want || !y0.is_contiguous() || y0.device() != Device::CPU)
+      throw_shape(cat(op, ": expected a ReLU mask of ", want, " bytes for input shape ", shape_str(x0.shape),
+                      " but received shape ", shape_str(y0.shape)));
+  } else {
+    check_act(y0, op, "output");
+    check_same_dtype(y0, x0, op, "output", "input");
+    RN_CHECK_SHAPE(y0.shape == x0.shape, op, ": output has shape ", shape_str(y0.shape), " but input has shape ",
+                   shape_str(x0.shape));
+  }
   const int64_t N = x0.shape[0], C = x0.shape[1], HW = spatial(x0);
   check_vec(gamma, C, x0, op, "weight");
   check_vec(&sm, C, x0, op, "saved mean");
   check_vec(&si, C, x0, op, "saved invstd");
-  // the forward's output decides the layout (it has the layout the forward computed in)
-  const bool cl = y0.is_channels_last() && !y0.is_contiguous();
-  Tensor y = in_layout(y0, cl), x = in_layout(x0, cl), dy = in_layout(dy0, cl);
-  Tensor dx = empty_strided_like(y, y.dtype);
-  Tensor dr = has_res ? empty_strided_like(y, y.dtype) : Tensor();
+  // the forward computed in the layout of its output, which is x's (y = empty_strided_like(x))
+  const Tensor& lay = bits ? x0 : y0;
+  const bool cl = lay.is_channels_last() && !lay.is_contiguous();
+  Tensor y = bits ? y0 : in_layout(y0, cl), x = in_layout(x0, cl), dy = in_layout(dy0, cl);
+  Tensor dx = empty_strided_like(x, x.dtype);
+  Tensor dr = has_res ? empty_strided_like(x, x.dtype) : Tensor();
   Tensor dg = rn::empty({C}, DType::F32, x.device()), db = rn::empty({C}, DType::F32, x.device());
   Tensor g = gamma ? *gamma : Tensor();
   Tensor m = sm, s = si;
@@ -115,8 +128,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_backward(const Tensor& dy
     return {dx, dr, dg, db};
   }
   enqueue(x.device(), [=] {
-    cpu::bn_add_relu_backward(dx.f32(), mptr(dr), dg.f32(), db.f32(), dy.f32(), y.f32(), x.f32(), ptr(g), m.f32(),
-                              s.f32(), N, C, HW, cl, training);
+    const uint8_t* bp = bits ? reinterpret_cast<const uint8_t*>(y.raw()) : nullptr;
+    cpu::bn_add_relu_backward(dx.f32(), mptr(dr), dg.f32(), db.f32(), dy.f32(), bits ? nullptr : y.f32(), x.f32(),
+                              ptr(g), m.f32(), s.f32(), N, C, HW, cl, training, bp);
   });
   return {dx, dr, dg, db};
 }

@@ -296,28 +296,62 @@ describe('against PyTorch (test/fixtures/bn_add_relu.json)', () => {
 });
 
 describe('what is saved, determinism', () => {
-  test('forward with grad allocates only y and two per-channel vectors (no mask tensor)', () => {
-    for (const cl of [false, true]) {
-      const shape = [4, 16, 10, 10];
-      const mkx = () => (cl ? rn.randn(shape).toChannelsLast() : rn.randn(shape));
-      const x = mkx().requiresGrad_();
-      const r = mkx().requiresGrad_();
-      const w = rn.ones([16]).requiresGrad_();
-      const b = rn.zeros([16]).requiresGrad_();
-      rn.sync();
-      const before = rn.memory.stats().live;
-      const y = F.batchNormAddRelu(x, r, null, null, w, b);
-      const grown = rn.memory.stats().live - before;
-      expect(grown).toBe(numel(shape) * 4 + 2 * 64); // y + mean + invstd (64-byte blocks)
-      const node = y._node!;
-      expect(Object.keys(node.saved).sort()).toEqual(['hasResidual', 'invstd', 'mean', 'training', 'w', 'x', 'y']);
-      y.backward(rn.onesLike(y));
-      for (const t of [x, r, w, b]) {
-        t.grad!.dispose();
-        t.dispose();
-      }
-      y.dispose();
+  test('forward with grad allocates only y, two per-channel vectors and (v2) a ReLU bit mask of E/8 bytes', () => {
+    const versions = BEST === 2 ? [2, 1] : [1];
+    try {
+      for (const v of versions)
+        for (const cl of [false, true]) {
+          B.bnAddReluVersion(v);
+          const shape = [4, 16, 10, 10];
+          const mkx = () => (cl ? rn.randn(shape).toChannelsLast() : rn.randn(shape));
+          const x = mkx().requiresGrad_();
+          const r = mkx().requiresGrad_();
+          const w = rn.ones([16]).requiresGrad_();
+          const b = rn.zeros([16]).requiresGrad_();
+          rn.sync();
+          const before = rn.memory.stats().live;
+          const y = F.batchNormAddRelu(x, r, null, null, w, b);
+          const grown = rn.memory.stats().live - before;
+          // y + mean + invstd (64-byte blocks) [+ bits: ceil(E / 8) + 4 bytes of read slack]
+          const maskBytes = v === 2 ? Math.ceil((Math.ceil(numel(shape) / 8) + 4) / 64) * 64 : 0;
+          expect(grown).toBe(numel(shape) * 4 + 2 * 64 + maskBytes);
+          const node = y._node!;
+          expect(Object.keys(node.saved).sort()).toEqual(['hasResidual', 'invstd', 'mean', 'training', 'w', 'x', 'y']);
+          expect((node.saved.y as rn.Tensor).dtype).toBe(v === 2 ? 'uint8' : 'float32');
+          y.backward(rn.onesLike(y));
+          for (const t of [x, r, w, b]) {
+            t.grad!.dispose();
+            t.dispose();
+          }
+          y.dispose();
+        }
+    } finally {
+      B.bnAddReluVersion(0);
     }
+  });
+  test('a mask made by v2 is read by backward after a switch to v1; a mask of the wrong size is an error', () => {
+    if (BEST !== 2) return;
+    const x = rn.randn([2, 16, 5, 5]).requiresGrad_();
+    const y = F.batchNormRelu(x, null, null);
+    expect((y._node!.saved.y as rn.Tensor).dtype).toBe('uint8');
+    B.bnAddReluVersion(1);
+    try {
+      y.backward(rn.onesLike(y));
+    } finally {
+      B.bnAddReluVersion(0);
+    }
+    const g1 = x.grad!.dataSync().slice();
+    x.grad!.dispose();
+    x.grad = null;
+    const y2 = F.batchNormRelu(x, null, null);
+    y2.backward(rn.onesLike(y2));
+    expect(Array.from(x.grad!.dataSync())).toEqual(Array.from(g1));
+    const bad = rn.zeros([7], { dtype: 'uint8' });
+    const s = rn.ones([16]);
+    expect(() => B.bnAddReluBackward(x.h, bad.h, x.h, null, s.h, s.h, true, false)).toThrow(
+      expect.objectContaining({ code: 'ERR_RN_SHAPE', message: expect.stringContaining('expected a ReLU mask of 104 bytes for input shape [2, 16, 5, 5] but received shape [7]') }));
+    for (const t of [x, y, y2, bad, s]) t.dispose();
+    x.grad?.dispose();
   });
   test('results do not depend on the thread count (bitwise)', () => {
     const prev = rn.getNumThreads();
