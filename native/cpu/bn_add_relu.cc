@@ -96,9 +96,11 @@ inline uint32_t get_bits16(const YSrc& s, int64_t j) {
   std::memcpy(&w, s.bits + (b >> 3), 4);
   return (w >> (b & 7)) & 0xFFFFu;
 }
-// Where the forward writes the bits (p null: it does not). Each part zeroes its byte range first
-// and bits are ORed in, touching only the bytes of the n bits written: parts start at multiples of
-// 16 elements, so two threads never write one byte.
+// Where the forward writes the bits (p null: it does not). A vector starting at a multiple of 16
+// elements stores its 16-bit word (bits past n are 0; elements later in the word are written later
+// by the same thread). Elsewhere (NCHW rows of HW % 16 != 0, patterns of L % 16 != 0) the bits are
+// ORed into the part's byte range, zeroed first, touching only the bytes of the n bits written:
+// parts start at multiples of 16 elements, so two threads never write one byte.
 struct BitsOut {
   uint8_t* p = nullptr;
   int64_t b0 = 0;
@@ -107,6 +109,11 @@ struct BitsOut {
 inline void put_bits(const BitsOut& bo, int64_t j, uint32_t k, int64_t n) {
   const int64_t b = bo.b0 + j;
   uint8_t* q = bo.p + (b >> 3);
+  if ((b & 15) == 0) {
+    const uint16_t v = (uint16_t)k;
+    std::memcpy(q, &v, 2);
+    return;
+  }
   const int sh = (int)(b & 7);
   const uint32_t v = k << sh;
   const int64_t nb = (sh + n + 7) >> 3;
@@ -760,21 +767,58 @@ RN_AVX512 void stats_v2(double* s1, double* s2, float* acc, const float* x, cons
 }
 
 // ---- forward apply
-// The ReLU bits of the vector v (the output, or z before the relu: v > 0 either way) at element j.
-RN_AVX512_INL void put_pos(const BitsOut& bo, int64_t j, __m512 v, __mmask16 k = 0xFFFF, int64_t n = 16) {
-  if (bo.p) put_bits(bo, j, _mm512_mask_cmp_ps_mask(k, v, _mm512_setzero_ps(), _CMP_GT_OQ), n);
-}
+// The ReLU bits of consecutive vectors v (the output, or z before the relu: v > 0 either way) from
+// element j0 on. A run that starts at a multiple of 16 elements collects 4 words and stores 8 bytes
+// at a time: a 2-byte store per vector took a second store-buffer entry per 64-byte line of y,
+// halving the stores in flight, and cost ~25% of the forward inside a network. Other runs OR their
+// bits in per vector (put_bits). n < 16 only for a run's last vector; flush() after the last.
+class BitRun {
+ public:
+  BitRun(const BitsOut& bo, int64_t j0) : bo_(bo), j_(j0), aligned_(bo.p && ((bo.b0 + j0) & 15) == 0) {
+    if (aligned_) q_ = bo.p + ((bo.b0 + j0) >> 3);
+  }
+  RN_AVX512_INL void add(__m512 v, __mmask16 k = 0xFFFF, int64_t n = 16) {
+    if (!bo_.p) return;
+    const uint32_t b = _mm512_mask_cmp_ps_mask(k, v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    if (!aligned_) {
+      put_bits(bo_, j_, b, n);
+      j_ += n;
+      return;
+    }
+    w_ |= (uint64_t)b << (16 * cnt_);
+    if (++cnt_ == 4) {
+      std::memcpy(q_, &w_, 8);
+      q_ += 8;
+      w_ = 0;
+      cnt_ = 0;
+    }
+  }
+  void flush() {
+    if (aligned_ && cnt_) std::memcpy(q_, &w_, 2 * (size_t)cnt_);
+    cnt_ = 0;
+    w_ = 0;
+  }
+
+ private:
+  BitsOut bo_;
+  int64_t j_;
+  bool aligned_;
+  uint8_t* q_ = nullptr;
+  uint64_t w_ = 0;
+  int cnt_ = 0;
+};
 template <bool HAS_R, bool NT>
 RN_AVX512_INL void fwd_row512(float* y, const float* x, const float* r, const float* M, const float* A,
                               const float* Bt, int64_t n, BitsOut bo) {
   const __m512 z = _mm512_setzero_ps();
+  BitRun br(bo, 0);
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(M + j)), _mm512_loadu_ps(A + j),
                                _mm512_loadu_ps(Bt + j));
     if (HAS_R) v = _mm512_add_ps(v, _mm512_loadu_ps(r + j));
     st<NT>(y + j, relu512(v, z));
-    put_pos(bo, j, v);
+    br.add(v);
   }
   if (j < n) {
     const __mmask16 m = tmask(n - j);
@@ -782,8 +826,9 @@ RN_AVX512_INL void fwd_row512(float* y, const float* x, const float* r, const fl
                                _mm512_maskz_loadu_ps(m, A + j), _mm512_maskz_loadu_ps(m, Bt + j));
     if (HAS_R) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + j));
     _mm512_mask_storeu_ps(y + j, m, relu512(v, z));
-    put_pos(bo, j, v, m, n - j);
+    br.add(v, m, n - j);
   }
+  br.flush();
 }
 template <int NV, bool HAS_R, bool NT>
 RN_AVX512 void fwd_pat_v2(float* y, const float* x, const float* r, const float* M, const float* A, const float* Bt,
@@ -796,6 +841,7 @@ RN_AVX512 void fwd_pat_v2(float* y, const float* x, const float* r, const float*
     a[v] = _mm512_loadu_ps(A + 16 * v);
     b[v] = _mm512_loadu_ps(Bt + 16 * v);
   }
+  BitRun br(bo, 0);
   for (int64_t g = 0; g < ng; g++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
@@ -803,8 +849,9 @@ RN_AVX512 void fwd_pat_v2(float* y, const float* x, const float* r, const float*
       __m512 t = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + o), m[v]), a[v], b[v]);
       if (HAS_R) t = _mm512_add_ps(t, _mm512_loadu_ps(r + o));
       st<NT>(y + o, relu512(t, z));
-      put_pos(bo, o, t);
+      br.add(t);
     }
+  br.flush();
   if (tail) fwd_row512<HAS_R, false>(y + ng * L, x + ng * L, off(r, ng * L), M, A, Bt, tail, bo + ng * L);
 }
 template <bool HAS_R, bool NT>
@@ -816,12 +863,14 @@ RN_AVX512 void fwd_v2t(float* y, const float* x, const float* r, const float* M,
   if (L == 16) {  // one channel: coefficients stay in registers
     const __m512 z = _mm512_setzero_ps(), m = _mm512_loadu_ps(M), a = _mm512_loadu_ps(A), b = _mm512_loadu_ps(Bt);
     const int64_t n = ng * 16;
+    BitRun br(bo, 0);
     for (int64_t i = 0; i < n; i += 16) {
       __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), a, b);
       if (HAS_R) v = _mm512_add_ps(v, _mm512_loadu_ps(r + i));
       st<NT>(y + i, relu512(v, z));
-      put_pos(bo, i, v);
+      br.add(v);
     }
+    br.flush();
     if (tail) fwd_row512<HAS_R, false>(y + n, x + n, off(r, n), M, A, Bt, tail, bo + n);
     return;
   }
@@ -1136,6 +1185,7 @@ RN_AVX512 void fwd_rows_v2t(float* y, const float* x, const float* r, const floa
     const __m512 m = _mm512_set1_ps(M[c]), a = _mm512_set1_ps(A[c]), b = _mm512_set1_ps(Bt[c]);
     int64_t e = rb;
     const int64_t e16 = rb + ((re - rb) & ~int64_t(15));
+    BitRun br(bo, rb);
 #define RN_FWD_V(LOAD, MASK)                                                                   \
   __m512 v = _mm512_fmadd_ps(_mm512_sub_ps(LOAD(MASK, x + e), m), a, b);                        \
   if (HAS_R) v = _mm512_add_ps(v, LOAD(MASK, r + e));                                          \
@@ -1146,20 +1196,21 @@ RN_AVX512 void fwd_rows_v2t(float* y, const float* x, const float* r, const floa
       for (; e < e16; e += 16) {
         RN_FWD_V(RN_LD, 0)
         _mm512_stream_ps(y + e, v);
-        put_pos(bo, e, v);
+        br.add(v);
       }
     else
       for (; e < e16; e += 16) {
         RN_FWD_V(RN_LD, 0)
         _mm512_storeu_ps(y + e, v);
-        put_pos(bo, e, v);
+        br.add(v);
       }
     if (e < re) {
       const __mmask16 k = tmask(re - e);
       RN_FWD_V(RN_LDM, k)
       _mm512_mask_storeu_ps(y + e, k, v);
-      put_pos(bo, e, v, k, re - e);
+      br.add(v, k, re - e);
     }
+    br.flush();
 #undef RN_FWD_V
   }
 }
@@ -1395,7 +1446,8 @@ void apply_forward(const Walk& w, float* y, const float* x, const float* r, cons
       w.block(p, e0, ng, t);
       e1 = e0 + ng * w.L + t;
     }
-    if (bits) std::memset(bits + (e0 >> 3), 0, (size_t)(((e1 + 7) >> 3) - (e0 >> 3)));
+    if (bits && (w.rows ? w.HW : w.L) % 16)  // unaligned vectors OR their bits in (put_bits)
+      std::memset(bits + (e0 >> 3), 0, (size_t)(((e1 + 7) >> 3) - (e0 >> 3)));
     if (w.rows) return k.fwd_rows(y, x, r, mean, A, Bt, e0, e1, w.HW, w.C, nt, BitsOut{bits, 0});
     const float* lp = lanes.data();
     k.fwd(y + e0, x + e0, off(r, e0), lp, lp + w.L, lp + 2 * w.L, w.L, ng, t, nt, BitsOut{bits, e0});
