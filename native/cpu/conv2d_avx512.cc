@@ -765,12 +765,13 @@ RN_AVX512 void wino_out_tile(float* dst, int64_t drs, int64_t dcs, int nrow, int
     }
   }
 }
-// D[(a*6 + b) * dps] = (A g A^T)[a][b] for the 4x4 tile g at src (rows rs apart, columns 16 apart).
-RN_AVX512 void wino_dy_tile(float* D, int64_t dps, const float* src, int64_t rs) {
+// D[(a*6 + b) * dps] = (A g A^T)[a][b] for the 4x4 tile g at src (rows rs apart, columns cs apart:
+// 16 in the blocked scratch, K when read straight from an NHWC tensor).
+RN_AVX512 void wino_dy_tile(float* D, int64_t dps, const float* src, int64_t rs, int64_t cs = 16) {
   __m512 t[6][4];
   for (int j = 0; j < 4; j++) {
     __m512 g[4], u[6];
-    for (int i = 0; i < 4; i++) g[i] = _mm512_load_ps(src + i * rs + j * 16);
+    for (int i = 0; i < 4; i++) g[i] = _mm512_loadu_ps(src + i * rs + j * cs);
     wino_a(g, u);
     for (int a = 0; a < 6; a++) t[a][j] = u[a];
   }
@@ -974,19 +975,39 @@ RN_AVX512 void run_winow_chunk(const WinoWPlan& c, int64_t g0, int64_t g1, float
   const int64_t dcols = c.ntc * 4, dcbs = dcols * 16, drs = c.nkv * dcbs, dps = T * c.Kpad;
   float* X = t_v.get((size_t)(36 * vps));
   float* D = t_m.get((size_t)(36 * dps));
+  // NHWC tensors made of whole 16-channel blocks are transformed straight from memory (as the
+  // forward does; border x tiles by masked loads), without the zero-padded band copies, which took
+  // a fifth of the single-thread time at 16 channels; dy straight too when its tiles are whole.
+  const bool xdir = c.x.cl && c.C % 16 == 0, ddir = c.dy.cl && c.K % 16 == 0 && c.P % 4 == 0 && c.Q % 4 == 0;
   int64_t tile = 0;
   for (int64_t g = g0; g < g1;) {
     const int64_t n = g / c.ntr, tr0 = g % c.ntr, tr1 = std::min(c.ntr, tr0 + (g1 - g)), nrows = (tr1 - tr0) * 4 + 2;
-    float* in = t_in.get((size_t)(nrows * rs));
-    fill_blocked(in, c.x, n, 0, c.C, tr0 * 4 - c.ph, nrows, -c.pw, ncols);
-    float* dys = t_aux.get((size_t)((tr1 - tr0) * 4 * drs));
-    fill_blocked(dys, c.dy, n, 0, c.K, tr0 * 4, (tr1 - tr0) * 4, 0, dcols);
+    float* in = nullptr;
+    float* dys = nullptr;
+    if (!xdir) {
+      in = t_in.get((size_t)(nrows * rs));
+      fill_blocked(in, c.x, n, 0, c.C, tr0 * 4 - c.ph, nrows, -c.pw, ncols);
+    }
+    if (!ddir) {
+      dys = t_aux.get((size_t)((tr1 - tr0) * 4 * drs));
+      fill_blocked(dys, c.dy, n, 0, c.K, tr0 * 4, (tr1 - tr0) * 4, 0, dcols);
+    }
+    const int64_t H = c.x.H, W = c.x.W;
     for (int64_t tr = tr0; tr < tr1; tr++)
       for (int64_t tc = 0; tc < c.ntc; tc++, tile++) {
-        for (int cb = 0; cb < c.ncb; cb++)
-          wino_in_tile(X + (cb * T + tile) * 16, vps, in + (tr - tr0) * 4 * rs + cb * cbs + tc * 4 * 16, rs);
-        for (int kv = 0; kv < c.nkv; kv++)
-          wino_dy_tile(D + tile * c.Kpad + kv * 16, dps, dys + (tr - tr0) * 4 * drs + kv * dcbs + tc * 4 * 16, drs);
+        const int64_t r0 = tr * 4 - c.ph, q0 = tc * 4 - c.pw;
+        const bool inside = r0 >= 0 && r0 + 6 <= H && q0 >= 0 && q0 + 6 <= W;
+        for (int cb = 0; cb < c.ncb; cb++) {
+          float* v = X + (cb * T + tile) * 16;
+          if (!xdir) wino_in_tile(v, vps, in + (tr - tr0) * 4 * rs + cb * cbs + tc * 4 * 16, rs);
+          else if (inside) wino_in_tile(v, vps, c.x.p + ((n * H + r0) * W + q0) * c.C + cb * 16, W * c.C, c.C);
+          else wino_in_tile_edge(v, vps, c.x.p + n * H * W * c.C + cb * 16, H, W, c.C, r0, q0);
+        }
+        for (int kv = 0; kv < c.nkv; kv++) {
+          float* d = D + tile * c.Kpad + kv * 16;
+          if (ddir) wino_dy_tile(d, dps, c.dy.p + ((n * c.P + tr * 4) * c.Q + tc * 4) * c.K + kv * 16, c.Q * c.K, c.K);
+          else wino_dy_tile(d, dps, dys + (tr - tr0) * 4 * drs + kv * dcbs + tc * 4 * 16, drs);
+        }
       }
     g += tr1 - tr0;
   }
