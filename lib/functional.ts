@@ -804,7 +804,8 @@ function bnRelu(op: 'batchNormAddRelu' | 'batchNormRelu', x: Tensor, residual: T
  * options as `batchNorm2d` (training default true, momentum 0.1, eps 1e-5; the running statistics
  * are updated in place in training, with the unbiased variance); `residual` has x's shape.
  * NCHW and channels-last inputs (y keeps x's layout). With `rn.setFusion(false)` it runs the
- * unfused ops instead.
+ * unfused ops instead. For backward it keeps x, the per-channel mean and inverse std, and the ReLU
+ * mask: as bits (1/32 of y's bytes) on AVX-512 CPUs, else y itself (mask = y > 0).
  */
 export function batchNormAddRelu(x: Tensor, residual: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
   weight: Tensor | null = null, bias: Tensor | null = null, opts: BatchNormOptions = {}): Tensor {
