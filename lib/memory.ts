@@ -139,7 +139,12 @@ export function stats(device: 'cpu' | 'cuda' = 'cpu'): MemoryStats {
   return { ...s, tensors: liveHandles };
 }
 
-/** Return cached (freed but reusable) blocks to the system. */
+/**
+ * Return cached (freed but reusable) blocks to the system. On the CPU the cache keeps freed blocks
+ * for exact-size reuse up to the peak of live bytes (at least 2 GiB, at most half the RAM; the
+ * least recently freed go back to the system first), so a training loop stops faulting in fresh
+ * pages after its first step.
+ */
 export function emptyCache(): void {
   binding().emptyCache();
 }
