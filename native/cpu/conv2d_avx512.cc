@@ -473,24 +473,35 @@ void pack_weights(ConvPlan& c, F val) {
   }
   c.wgroup = (per_group + 15) / 16 * 16;
   c.wp = t_pw.get(c.wgroup * c.G);
-  const int64_t KB = c.NR * 16;
-  for (int64_t g = 0; g < c.G; g++)
-    for (size_t pi = 0; pi < c.phases.size(); pi++) {
-      const Phase& ph = c.phases[pi];
+  const int64_t KB = c.NR * 16, nph = (int64_t)c.phases.size(), nblk = c.G * nph * c.nkb;
+  auto pack = [&](int64_t b0, int64_t b1) {
+    for (int64_t bi = b0; bi < b1; bi++) {
+      const int64_t g = bi / (nph * c.nkb), pi = (bi / c.nkb) % nph, kb = bi % c.nkb;
+      const Phase& ph = c.phases[(size_t)pi];
       const int64_t T = (int64_t)ph.ro.size();
       float* base = c.wp + g * c.wgroup + ph.woff;
-      for (int64_t kb = 0; kb < c.nkb; kb++)
-        for (int64_t t = 0; t < T; t++)
-          for (int64_t cb = 0; cb < c.ncb; cb++)
-            for (int64_t c16 = 0; c16 < 16; c16++) {
-              const int64_t ci = cb * 16 + c16;
-              float* dst = base + (((kb * T + t) * c.ncb + cb) * 16 + c16) * KB;
-              for (int64_t l = 0; l < KB; l++) {
-                const int64_t ko = kb * KB + l;
-                dst[l] = (ci < c.Cin_g && ko < c.Kout_g) ? val(g, pi, t, ko, ci) : 0.f;
-              }
+      // 16 output x 16 input channels at a time, all taps: reads stay within 16 filter rows and
+      // writes within T blocks of 16 x 16 (one output channel's whole row, then the next, read
+      // every weight from another cache line and page)
+      for (int64_t lb = 0; lb < KB; lb += 16)
+        for (int64_t cb = 0; cb < c.ncb; cb++)
+          for (int64_t l = lb; l < lb + 16; l++) {
+            const int64_t ko = kb * KB + l;
+            const int64_t cn = ko < c.Kout_g ? std::min<int64_t>(16, c.Cin_g - cb * 16) : 0;  // valid inputs
+            for (int64_t t = 0; t < T; t++) {
+              float* dst = base + (((kb * T + t) * c.ncb + cb) * 16) * KB + l;
+              int64_t c16 = 0;
+              for (; c16 < cn; c16++) dst[c16 * KB] = val(g, (size_t)pi, t, ko, cb * 16 + c16);
+              for (; c16 < 16; c16++) dst[c16 * KB] = 0.f;
             }
+          }
     }
+  };
+  // (group, phase, kblock) blocks are independent. Large filters are packed on the pool: a
+  // 512x512x3x3 filter is 2.4M reads, which took as long as the convolution at batch 1; small
+  // ones on this thread (cheaper than waking the pool).
+  if (c.wgroup * c.G < (size_t(1) << 16)) pack(0, nblk);
+  else parallel_for(nblk, 1, pack);
 }
 
 // ---------------------------------------------------------------------------------------------
