@@ -350,6 +350,7 @@ struct ConvPlan {
   size_t wgroup = 0;           // floats per group
   float* bias = nullptr;       // [G][Kpad] or null
   int64_t band = 1, nbands = 1;
+  int nkc = 1, kpi = 1;        // output-channel chunks per band (kpi kblocks each), see finish_plan
   // geometry of the input scratch for a band of `band` rows
   int64_t ncols = 0, cbs = 0, rowstride = 0;
 };
@@ -402,14 +403,23 @@ void finish_plan(ConvPlan& c) {
   int64_t band = std::max<int64_t>(1, (budget / std::max<int64_t>(c.rowstride, 1) - halo) / c.si);
   band = std::min(band, c.PI);
   int64_t nb = cdiv(c.PI, band);
+  // Filters larger than ~1 MB packed (deep layers: 512x512x3x3 is 9.4 MB) would be streamed from
+  // memory once per item: items then cover a chunk of output channels (<= 512 KB of weights, which
+  // stays in L2 over the item's rows) and are ordered chunk-major, so a thread's run of items reuses
+  // its chunk. At batch 1 a 7x7 layer read its 9.4 MB filter 7 times (once per row band).
+  const int64_t wbytes = (int64_t)c.wgroup * 4;
+  c.kpi = c.nkb;
+  if (c.G == 1 && wbytes > (int64_t(1) << 20)) c.kpi = (int)std::max<int64_t>(1, c.nkb * (int64_t(512) << 10) / wbytes);
+  c.nkc = (int)cdiv(c.nkb, c.kpi);
   const int64_t want = 4 * (int64_t)num_threads();
-  if (c.N * nb < want) nb = std::min(c.PI, cdiv(want, c.N));
+  if (c.N * nb * c.nkc < want) nb = std::min(c.PI, cdiv(want, c.N * c.nkc));
   c.band = cdiv(c.PI, nb);
   c.nbands = cdiv(c.PI, c.band);
 }
 
 RN_AVX512 void run_conv_item(const ConvPlan& c, int64_t item) {
-  const int64_t n = item / c.nbands, b = item % c.nbands;
+  const int64_t kc = item / (c.N * c.nbands), n = item / c.nbands % c.N, b = item % c.nbands;
+  const int kb0 = (int)(kc * c.kpi), kb1 = std::min(c.nkb, kb0 + c.kpi);
   const int64_t i0 = b * c.band, i1 = std::min(c.PI, i0 + c.band);
   const int64_t row_lo = i0 * c.si0 + c.romin, nrows = (i1 - 1 - i0) * c.si + c.romax - c.romin + 1;
   float* in = t_in.get((size_t)(nrows * c.rowstride));
@@ -423,7 +433,7 @@ RN_AVX512 void run_conv_item(const ConvPlan& c, int64_t item) {
       const int64_t ie = std::min(i1, ph.P);
       if (ie <= i0 || ph.Q == 0) continue;
       const RowTiles tiles(ph.Q, kTWMax[c.NR]);
-      for (int kb = 0; kb < c.nkb; kb++) {
+      for (int kb = kb0; kb < kb1; kb++) {
         const float* wk = wg + ph.woff + (size_t)kb * ph.ro.size() * c.ncb * 16 * c.NR * 16;
         const float* bk = c.bias ? c.bias + g * c.Kpad + kb * c.NR * 16 : nullptr;
         const int kvalid = (int)std::min<int64_t>(c.NR * 16, c.Kout_g - kb * c.NR * 16);
@@ -448,16 +458,17 @@ RN_AVX512 void run_conv_item(const ConvPlan& c, int64_t item) {
         }
       }
     }
-    if (!c.out_cl) {
-      const int64_t HWo = c.Hout * c.Wout;
-      transpose(c.out + (n * c.Cout + g * c.Kout_g) * HWo + orow_lo * c.Wout, HWo, ob, c.Kpad,
-                (orow_hi - orow_lo) * c.Wout, c.Kout_g, false);
+    if (!c.out_cl) {  // this item's output channels
+      const int64_t HWo = c.Hout * c.Wout, k0 = (int64_t)kb0 * c.NR * 16;
+      const int64_t kn = std::min<int64_t>(c.Kout_g, (int64_t)kb1 * c.NR * 16) - k0;
+      transpose(c.out + (n * c.Cout + g * c.Kout_g + k0) * HWo + orow_lo * c.Wout, HWo, ob + k0, c.Kpad,
+                (orow_hi - orow_lo) * c.Wout, kn, false);
     }
   }
 }
 
 void run_conv(const ConvPlan& c) {
-  parallel_for(c.N * c.nbands, 1, [&](int64_t b, int64_t e) {
+  parallel_for(c.nkc * c.N * c.nbands, 1, [&](int64_t b, int64_t e) {
     for (int64_t it = b; it < e; it++) run_conv_item(c, it);
   });
 }

@@ -69,6 +69,9 @@ const cases: [number, number, number, number, number, number, number][] = [
   [5, 16, 16, 16, 32, 1, 1],
   [2, 16, 9, 8, 32, 1, 2],
   [1, 3, 10, 10, 16, 1, 1],
+  // filters over 1 MB packed: the direct path splits output channels into chunks per work item
+  [2, 256, 5, 5, 256, 1, 1],
+  [1, 128, 6, 7, 320, 1, 2],
 ];
 
 // every algorithm the CPU backend can pick (binding convMode): auto (per-shape choice), Winograd
