@@ -36,6 +36,23 @@ const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
 
 // ---- CPU caching allocator -------------------------------------------------------------------
 namespace {
+// RAM and swap of the machine in bytes (0 when unknown), read once.
+struct SysMemory {
+  uint64_t ram = 0, swap = 0;
+};
+const SysMemory& sys_memory() {
+  static const SysMemory m = [] {
+    SysMemory r;
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return r;
+    const uint64_t unit = si.mem_unit ? si.mem_unit : 1;
+    r.ram = (uint64_t)si.totalram * unit;
+    r.swap = (uint64_t)si.totalswap * unit;
+    return r;
+  }();
+  return m;
+}
+
 struct CpuAllocator {
   std::mutex m;
   // Freed blocks, most recently freed first, and an index by size for exact-size reuse.
@@ -53,14 +70,7 @@ struct CpuAllocator {
   // most half the RAM. Over the cap the least recently freed blocks go back to the OS, so the sizes
   // of an earlier model or batch size give way to the ones in use.
   static constexpr int64_t kMinCap = int64_t(2) << 30;
-  static int64_t half_ram() {
-    static const int64_t h = [] {
-      struct sysinfo si {};
-      if (sysinfo(&si) != 0) return kMinCap;
-      return (int64_t)((uint64_t)si.totalram * (uint64_t)(si.mem_unit ? si.mem_unit : 1) / 2);
-    }();
-    return h;
-  }
+  static int64_t half_ram() { return sys_memory().ram ? (int64_t)(sys_memory().ram / 2) : kMinCap; }
   int64_t cache_cap() const { return std::max(kMinCap, std::min(peak, half_ram())); }
 
   // Blocks of 1 MiB and more are mapped from the OS and unmapped when the cache gives them back.
@@ -185,11 +195,7 @@ std::shared_ptr<Storage> alloc_storage(size_t bytes, Device dev) {
   // More bytes than the machine has (RAM + swap) can never be used. Where memory is overcommitted
   // (containers often are) malloc would still "succeed" and the first kernel to touch the pages
   // would get the process OOM-killed: refuse it here as ERR_RN_OOM instead.
-  static const uint64_t machine = [] {
-    struct sysinfo si {};
-    if (sysinfo(&si) != 0) return UINT64_MAX;
-    return ((uint64_t)si.totalram + (uint64_t)si.totalswap) * (uint64_t)(si.mem_unit ? si.mem_unit : 1);
-  }();
+  const uint64_t machine = sys_memory().ram ? sys_memory().ram + sys_memory().swap : UINT64_MAX;
   if (dev == Device::CPU && (uint64_t)bytes > machine)
     throw RnError("ERR_RN_OOM", cat("out of memory: could not allocate ", bytes, " bytes on cpu (the machine has ", machine,
                                     " bytes of RAM and swap)"));

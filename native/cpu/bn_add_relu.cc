@@ -1469,7 +1469,8 @@ void set_bn_add_relu_version(int v) {
   g_version.store(v);
 }
 int64_t bn_add_relu_nt_bytes() { return g_nt_bytes.load(); }
-int64_t bn_add_relu_mask_bytes(int64_t elems) { return bn_add_relu_version() == 2 ? (elems + 7) / 8 + 4 : 0; }
+bool bn_add_relu_makes_masks() { return bn_add_relu_version() == 2; }
+int64_t bn_add_relu_mask_bytes(int64_t elems) { return (elems + 7) / 8 + 4; }
 void set_bn_add_relu_nt_bytes(int64_t bytes) { g_nt_bytes.store(bytes < 0 ? kDefaultNtBytes : bytes); }
 
 void bn_add_relu_forward_train(float* y, float* save_mean, float* save_invstd, float* running_mean,

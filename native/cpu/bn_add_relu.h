@@ -29,8 +29,10 @@ void bn_add_relu_backward(float* dx, float* dr, float* dgamma, float* dbeta, con
                           const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
                           int64_t N, int64_t C, int64_t HW, bool cl, bool training, const uint8_t* relu_bits = nullptr);
 // relu_bits (forward, optional): also write the ReLU mask, bit e = (y[e] > 0) for element e in
-// memory order, into a buffer of bn_add_relu_mask_bytes(elements) bytes, for the backward to read
-// instead of y (1/32 of the bytes). That size is 0 when the kernels that run now (v1) make no bits.
+// memory order, into a buffer of bn_add_relu_mask_bytes(elements) bytes (4 of them read slack),
+// for the backward to read instead of y (1/32 of the bytes). Only where the kernels that run now
+// make bits (v2; v1 reads y).
+bool bn_add_relu_makes_masks();
 int64_t bn_add_relu_mask_bytes(int64_t elems);
 
 // Kernel versions, llm.c style (bench/kernels/bn_add_relu compares them):

@@ -71,8 +71,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_forward(const Tensor& x0,
                                      HW, cl, eps, x.dtype);
     return {y, sm, si, Tensor()};
   }
-  const int64_t mask_bytes = save_mask ? cpu::bn_add_relu_mask_bytes(x.numel()) : 0;
-  Tensor bits = mask_bytes ? rn::empty({mask_bytes}, DType::U8, x.device()) : Tensor();
+  Tensor bits = save_mask && cpu::bn_add_relu_makes_masks()
+                    ? rn::empty({cpu::bn_add_relu_mask_bytes(x.numel())}, DType::U8, x.device())
+                    : Tensor();
   enqueue(x.device(), [=] {
     uint8_t* bp = bits.storage ? reinterpret_cast<uint8_t*>(bits.raw()) : nullptr;
     if (training)
@@ -99,7 +100,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> bn_add_relu_backward(const Tensor& dy
   // y0: the forward's output, or the ReLU bit mask it saved instead (uint8, CPU)
   const bool bits = y0.dtype == DType::U8;
   if (bits) {
-    const int64_t want = (x0.numel() + 7) / 8 + 4;
+    const int64_t want = cpu::bn_add_relu_mask_bytes(x0.numel());
     if (y0.dim() != 1 || y0.shape[0] != want || !y0.is_contiguous() || y0.device() != Device::CPU)
       throw_shape(cat(op, ": expected a ReLU mask of ", want, " bytes for input shape ", shape_str(x0.shape),
                       " but received shape ", shape_str(y0.shape)));
