@@ -111,6 +111,8 @@ export interface Binding {
   convMode(mode?: number): number;
   /** Outputs of at least this many bytes use non-temporal stores; an argument sets it (< 0: default). */
   bnAddReluNtBytes(bytes?: number): number;
+  /** Channels-last conv outputs of at least this many bytes use non-temporal stores (Winograd); an argument sets it (< 0: default). */
+  conv2dNtBytes(bytes?: number): number;
   /** Memory bandwidth of this machine in GB/s (best of reps), measured on the CPU stream. */
   benchCopy(bytes: number, reps?: number): { copy: number; triad: number; triadNt: number; read: number; bytes: number; threads: number };
   /** Enqueue a read of a `bytes` buffer (evicts caches). */

@@ -103,6 +103,15 @@ V bnAddReluNtBytes(const CI& info) {
   }
   return Napi::Number::New(info.Env(), (double)cpu::bn_add_relu_nt_bytes());
 }
+// conv2dNtBytes([bytes]): threshold for non-temporal conv output stores (< 0 restores the default).
+V conv2dNtBytes(const CI& info) {
+  if (has_arg(info, 0)) {
+    const int64_t b = int_arg(info, 0, "conv2dNtBytes", "bytes");
+    stream_for(Device::CPU).sync();
+    cpu::set_conv2d_nt_bytes(b);
+  }
+  return Napi::Number::New(info.Env(), (double)cpu::conv2d_nt_bytes());
+}
 
 // ---- machine measurements for bench/kernels ----
 // These loops are the yardsticks the kernels are compared with, so they get the same treatment
@@ -290,6 +299,7 @@ void register_fused(Napi::Env env, Napi::Object exports) {
   RN_FUSED_EXPORT(bnAddReluBackward);
   RN_FUSED_EXPORT(bnAddReluVersion); RN_FUSED_EXPORT(convMode);
   RN_FUSED_EXPORT(bnAddReluNtBytes);
+  RN_FUSED_EXPORT(conv2dNtBytes);
   RN_FUSED_EXPORT(benchCopy);
   RN_FUSED_EXPORT(benchFlush);
   RN_FUSED_EXPORT(benchBegin);

@@ -280,10 +280,13 @@ ConvMode mode_from_env() {
   return ConvMode::Auto;
 }
 std::atomic<int> g_conv_mode{(int)mode_from_env()};
+std::atomic<int64_t> g_conv_nt_bytes{kConvNtBytesDefault};
 }  // namespace
 
 ConvMode conv_mode() { return (ConvMode)g_conv_mode.load(std::memory_order_relaxed); }
 void set_conv_mode(ConvMode m) { g_conv_mode.store((int)m); }
+int64_t conv2d_nt_bytes() { return g_conv_nt_bytes.load(std::memory_order_relaxed); }
+void set_conv2d_nt_bytes(int64_t bytes) { g_conv_nt_bytes.store(bytes < 0 ? kConvNtBytesDefault : bytes); }
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias, const ConvParams& p) {
   if (use_direct() && conv2d_avx512_forward(y, x, w, bias, p)) return;

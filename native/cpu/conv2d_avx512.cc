@@ -767,8 +767,9 @@ RN_AVX512 void wino_in_tile_edge(float* V, int64_t vps, const float* img, int64_
   wino_in_finish(V, vps, t);
 }
 // dst[i*drs + j*dcs] = (A^T M A)[i][j] + bias for i < nrow, j < ncol (lanes km); M[(a*6+b)*mps].
+// accumulate: dst += result; nt: non-temporal stores (whole, 64-byte aligned vectors only).
 RN_AVX512 void wino_out_tile(float* dst, int64_t drs, int64_t dcs, int nrow, int ncol, __mmask16 km, const float* M,
-                             int64_t mps, const float* bias, bool accumulate = false) {  // accumulate: dst += result
+                             int64_t mps, const float* bias, bool accumulate = false, bool nt = false) {
   __m512 t[4][6];
   for (int b = 0; b < 6; b++) {
     __m512 m[6], y[4];
@@ -783,7 +784,8 @@ RN_AVX512 void wino_out_tile(float* dst, int64_t drs, int64_t dcs, int nrow, int
     for (int j = 0; j < ncol; j++) {
       float* d = dst + i * drs + j * dcs;
       const __m512 o = _mm512_add_ps(y[j], bv);
-      _mm512_mask_storeu_ps(d, km, accumulate ? _mm512_add_ps(o, _mm512_maskz_loadu_ps(km, d)) : o);
+      if (nt) _mm512_stream_ps(d, o);
+      else _mm512_mask_storeu_ps(d, km, accumulate ? _mm512_add_ps(o, _mm512_maskz_loadu_ps(km, d)) : o);
     }
   }
 }
@@ -813,6 +815,7 @@ struct WinoPlan {
   int64_t N, K, P, Q;
   bool out_cl;
   bool accumulate = false;  // out += result (backward-data adding into a gradient already there)
+  bool nt = false;          // NHWC output written with non-temporal stores (wino_set_nt)
   int64_t C, pad_h, pad_w;
   int NR = 1, nkb = 1, ncb = 1;
   int64_t Kpad = 16;
@@ -937,9 +940,10 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
       wino_item_segments(c.ntr, c.trpi, c.N * c.ntr, next, [&](int64_t n, int64_t tr0, int64_t tr1) {
         prefetch_rows(c.in.p, c.in.C, c.in.H, c.in.W, c.in.cl, n, tr0 * 4 - c.pad_h, tr1 * 4 - c.pad_h + 2, pos, 36, false);
       });
-    wino_item_segments(c.ntr, c.trpi, c.N * c.ntr, item, [&](int64_t n, int64_t tr0, int64_t tr1) {
-      prefetch_rows(c.out, c.K, c.P, c.Q, c.out_cl, n, tr0 * 4, tr1 * 4, pos, 36, true);
-    });
+    if (!c.nt)  // streamed output lines are not read for ownership
+      wino_item_segments(c.ntr, c.trpi, c.N * c.ntr, item, [&](int64_t n, int64_t tr0, int64_t tr1) {
+        prefetch_rows(c.out, c.K, c.P, c.Q, c.out_cl, n, tr0 * 4, tr1 * 4, pos, 36, true);
+      });
     for (int kb = 0; kb < c.nkb; kb++) {
       const float* u = c.U + pos * c.upos + (size_t)kb * c.ncb * 16 * c.NR * 16;
       for (int64_t t = 0; t < tiles.nt; t++) {
@@ -963,7 +967,7 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
           const float* bv = c.bias ? c.bias + kv * 16 : nullptr;
           if (c.out_cl)
             wino_out_tile(c.out + ((n * c.P + tr * 4) * c.Q + tc * 4) * c.K + kv * 16, c.Q * c.K, c.K, nrow, ncol,
-                          lanes(c.K - kv * 16), m, T * c.Kpad, bv, c.accumulate);
+                          lanes(c.K - kv * 16), m, T * c.Kpad, bv, c.accumulate, c.nt);
           else
             wino_out_tile(ob + ((tr * 4 - row_lo) * c.Q + tc * 4) * c.Kpad + kv * 16, c.Q * c.Kpad, c.Kpad, nrow, ncol,
                           (__mmask16)0xFFFF, m, T * c.Kpad, bv);
@@ -972,6 +976,14 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
     if (!c.out_cl) transpose(c.out + n * c.K * PQ + row_lo * c.Q, PQ, ob, c.Kpad, (row_hi - row_lo) * c.Q, c.K, false, c.accumulate);
     g += tr1 - tr0;
   }
+  if (c.nt) _mm_sfence();  // streamed stores visible before the pool reports the item done
+}
+
+// Streams the output when it is channels-last, stored (not accumulated) in whole aligned 16-lane
+// vectors, and at least conv2d_nt_bytes() large.
+void wino_set_nt(WinoPlan& c) {
+  const int64_t bytes = c.N * c.K * c.P * c.Q * (int64_t)sizeof(float);
+  c.nt = c.out_cl && !c.accumulate && c.K % 16 == 0 && ((uintptr_t)c.out & 63) == 0 && bytes >= conv2d_nt_bytes();
 }
 
 void run_wino(const WinoPlan& c) {
@@ -1133,6 +1145,7 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
       std::memset(c.bias, 0, c.Kpad * sizeof(float));
       for (int64_t k = 0; k < p.K; k++) c.bias[k] = bias[k];
     }
+    wino_set_nt(c);
     run_wino(c);
     return true;
   }
@@ -1177,6 +1190,7 @@ bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, con
     c.out = dx; c.N = p.N; c.K = p.C; c.P = p.H; c.Q = p.W; c.out_cl = p.channels_last;
     c.C = p.K; c.pad_h = 2 - p.ph; c.pad_w = 2 - p.pw;
     wino_plan_init(c, w + 8, 9, p.C * 9, -3, -1);  // g[r][s] = w[ki][co][2-r][2-s]
+    wino_set_nt(c);
     run_wino(c);
     return true;
   }
