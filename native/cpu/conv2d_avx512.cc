@@ -157,6 +157,13 @@ struct Act {
   bool cl;
 };
 
+// Whether a kernel may write its output with non-temporal stores: channels-last, whole aligned
+// 16-channel vectors, at least conv2d_nt_bytes() (see kernels.h), and not accumulated into.
+bool stream_ok(const float* out, bool cl, int64_t channels, int64_t elems, bool accumulate) {
+  return cl && !accumulate && channels % 16 == 0 && ((uintptr_t)out & 63) == 0 &&
+         elems * (int64_t)sizeof(float) >= conv2d_nt_bytes();
+}
+
 // buf[r][cb][j][16] = a[n, c0 + cb*16 + l, row_lo + r*rstep, col_lo + j*cstep], zero outside the
 // image and for channels >= cn. Row stride ncb*ncols*16, cblock stride ncols*16. Steps > 1 keep only
 // the rows / columns a strided 1x1 convolution reads.
@@ -243,13 +250,13 @@ void prefetch_rows(const float* base, int64_t C, int64_t H, int64_t W, bool cl, 
 // ---------------------------------------------------------------------------------------------
 // Forward-type micro-kernel: out[j*ops + k] = bias[k] + sum_{t, c} in[tapoff[t] + cb*cbs + j*SJ*16 + c] *
 // w[t][cb][c][k] for j < TW, k < NR*16 (lanes >= kvalid not stored). Channels: ncb blocks of 16,
-// the last with clast valid.
+// the last with clast valid. nt: non-temporal stores (kvalid == NR*16 and 64-byte aligned rows only).
 using ConvUK = void (*)(const float* in, const int64_t* tapoff, int ntaps, int64_t cbs, int ncb, int clast,
-                        const float* w, const float* bias, float* out, int64_t ops, int kvalid);
+                        const float* w, const float* bias, float* out, int64_t ops, int kvalid, bool nt);
 
 template <int TW, int NR, int SJ>
 RN_AVX512 void uk_conv(const float* in, const int64_t* tapoff, int ntaps, int64_t cbs, int ncb, int clast,
-                       const float* w, const float* bias, float* out, int64_t ops, int kvalid) {
+                       const float* w, const float* bias, float* out, int64_t ops, int kvalid, bool nt) {
   __m512 acc[TW][NR];
 #pragma GCC unroll 32
   for (int r = 0; r < NR; r++) {
@@ -279,6 +286,13 @@ RN_AVX512 void uk_conv(const float* in, const int64_t* tapoff, int ntaps, int64_
       }
 #undef RN_UK_STEP
     }
+  }
+  if (nt) {
+#pragma GCC unroll 32
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 32
+      for (int j = 0; j < TW; j++) _mm512_stream_ps(out + j * ops + r * 16, acc[j][r]);
+    return;
   }
 #pragma GCC unroll 32
   for (int r = 0; r < NR; r++) {
@@ -349,6 +363,7 @@ struct ConvPlan {
   float* wp = nullptr;
   size_t wgroup = 0;           // floats per group
   float* bias = nullptr;       // [G][Kpad] or null
+  bool nt = false;             // NHWC output streamed (stream_ok; single group)
   int64_t band = 1, nbands = 1;
   int nkc = 1, kpi = 1;        // output-channel chunks per band (kpi kblocks each), see finish_plan
   // geometry of the input scratch for a band of `band` rows
@@ -453,7 +468,7 @@ RN_AVX512 void run_conv_item(const ConvPlan& c, int64_t item) {
             const int64_t j0 = tiles.start(t), tw = tiles.width(t);
             conv_kernel(c.NR, (int)tw, (int)c.sj)(irow + j0 * c.sj * 16, ph.tapoff.data(), (int)ph.tapoff.size(), c.cbs,
                                                   c.ncb, (int)(c.Cin_g - (c.ncb - 1) * 16), wk, bk, orow_p + j0 * ops,
-                                                  ops, kvalid);
+                                                  ops, kvalid, c.nt && kvalid == c.NR * 16);
           }
         }
       }
@@ -465,6 +480,7 @@ RN_AVX512 void run_conv_item(const ConvPlan& c, int64_t item) {
                 (orow_hi - orow_lo) * c.Wout, kn, false);
     }
   }
+  if (c.nt) _mm_sfence();  // streamed stores visible before the pool reports the item done
 }
 
 void run_conv(const ConvPlan& c) {
@@ -815,7 +831,7 @@ struct WinoPlan {
   int64_t N, K, P, Q;
   bool out_cl;
   bool accumulate = false;  // out += result (backward-data adding into a gradient already there)
-  bool nt = false;          // NHWC output written with non-temporal stores (wino_set_nt)
+  bool nt = false;          // NHWC output streamed (stream_ok)
   int64_t C, pad_h, pad_w;
   int NR = 1, nkb = 1, ncb = 1;
   int64_t Kpad = 16;
@@ -949,7 +965,7 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
       for (int64_t t = 0; t < tiles.nt; t++) {
         const int64_t j0 = tiles.start(t), tw = tiles.width(t);
         conv_kernel(c.NR, (int)tw, 1)(V + pos * vps + j0 * 16, &zero_off, 1, T * 16, c.ncb, clast, u, nullptr,
-                                      M + (pos * T + j0) * c.Kpad + kb * c.NR * 16, c.Kpad, c.NR * 16);
+                                      M + (pos * T + j0) * c.Kpad + kb * c.NR * 16, c.Kpad, c.NR * 16, false);
       }
     }
   }
@@ -977,13 +993,6 @@ RN_AVX512 void run_wino_item(const WinoPlan& c, int64_t item, int64_t next) {
     g += tr1 - tr0;
   }
   if (c.nt) _mm_sfence();  // streamed stores visible before the pool reports the item done
-}
-
-// Streams the output when it is channels-last, stored (not accumulated) in whole aligned 16-lane
-// vectors, and at least conv2d_nt_bytes() large.
-void wino_set_nt(WinoPlan& c) {
-  const int64_t bytes = c.N * c.K * c.P * c.Q * (int64_t)sizeof(float);
-  c.nt = c.out_cl && !c.accumulate && c.K % 16 == 0 && ((uintptr_t)c.out & 63) == 0 && bytes >= conv2d_nt_bytes();
 }
 
 void run_wino(const WinoPlan& c) {
@@ -1145,7 +1154,7 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
       std::memset(c.bias, 0, c.Kpad * sizeof(float));
       for (int64_t k = 0; k < p.K; k++) c.bias[k] = bias[k];
     }
-    wino_set_nt(c);
+    c.nt = stream_ok(c.out, c.out_cl, c.K, c.N * c.K * c.P * c.Q, c.accumulate);
     run_wino(c);
     return true;
   }
@@ -1175,6 +1184,7 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
       for (int64_t k = 0; k < Kg; k++) c.bias[g * c.Kpad + k] = bias[g * Kg + k];
   }
   finish_plan(c);
+  c.nt = c.G == 1 && stream_ok(c.out, c.out_cl, c.Cout, c.N * c.Cout * c.Hout * c.Wout, false);
   run_conv(c);
   return true;
 }
@@ -1190,7 +1200,7 @@ bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, con
     c.out = dx; c.N = p.N; c.K = p.C; c.P = p.H; c.Q = p.W; c.out_cl = p.channels_last;
     c.C = p.K; c.pad_h = 2 - p.ph; c.pad_w = 2 - p.pw;
     wino_plan_init(c, w + 8, 9, p.C * 9, -3, -1);  // g[r][s] = w[ki][co][2-r][2-s]
-    wino_set_nt(c);
+    c.nt = stream_ok(c.out, c.out_cl, c.K, c.N * c.K * c.P * c.Q, c.accumulate);
     run_wino(c);
     return true;
   }
@@ -1233,6 +1243,7 @@ bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, con
     return w[(((g * Kg + ki) * Cg + co) * R + rs.first) * S + rs.second];
   });
   finish_plan(c);
+  c.nt = c.G == 1 && stream_ok(c.out, c.out_cl, c.Cout, c.N * c.Cout * c.Hout * c.Wout, false);
   run_conv(c);
   return true;
 }

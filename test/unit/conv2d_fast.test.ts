@@ -175,36 +175,41 @@ test('conv2dNtBytes: streamed (non-temporal) outputs equal the cached-store resu
   const B = binding();
   const dflt = B.conv2dNtBytes();
   expect(dflt).toBeGreaterThan(0);
-  B.convMode(1);  // Winograd wherever it applies (the kernels that stream)
   try {
-    // [N, C, H, W, K]: whole 16-channel blocks (streamed), and K = 17 (never streamed: partial vectors)
-    for (const [N, C, H, W, K] of [[3, 16, 13, 11, 32], [2, 32, 8, 8, 16], [2, 20, 7, 9, 17]]) {
-      for (const layout of ['NCHW', 'NHWC'] as const) {
-        rn.tidy(() => {
-          const r = lcg(N * 7 + C + H + W + K);
-          const xa = randArr(N * C * H * W, r), wa = randArr(K * C * 9, r);
-          const { y, P, Q } = reference(xa, wa, null, N, C, H, W, K, 1, 1);
-          const dya = randArr(N * K * P * Q, r);
-          const ref = reference(xa, wa, dya, N, C, H, W, K, 1, 1);
-          let x = rn.tensor(xa, { shape: [N, C, H, W] }), dy = rn.tensor(dya, { shape: [N, K, P, Q] });
-          const w = rn.tensor(wa, { shape: [K, C, 3, 3] });
-          if (layout === 'NHWC') {
-            x = x.toChannelsLast();
-            dy = dy.toChannelsLast();
-          }
-          const p = rn.F.conv2dParams({ padding: 1 });
-          const run = (ntBytes: number) => {
-            expect(B.conv2dNtBytes(ntBytes)).toBe(ntBytes);
-            const out = wrap(B.conv2dForward(x.h, w.h, null, p)).contiguous().dataSync() as Float32Array;
-            const dx = wrap(B.conv2dBackwardData(dy.h, w.h, [N, C, H, W], layout === 'NHWC', p)).contiguous().dataSync() as Float32Array;
-            return { out, dx };
-          };
-          const streamed = run(0), cached = run(1e15);
-          expect(streamed.out).toEqual(cached.out);
-          expect(streamed.dx).toEqual(cached.dx);
-          expectClose(streamed.out, y, { rtol: TOL, label: `${layout} y` });
-          expectClose(streamed.dx, ref.dx, { rtol: TOL, label: `${layout} dx` });
-        });
+    // [N, C, H, W, K, stride]: whole 16-channel blocks (streamed), and 17 channels (never streamed:
+    // partial vectors); through Winograd and the direct kernels (stride 2 backward-data: 4 phases)
+    const shapes = [[3, 16, 13, 11, 32, 1], [2, 32, 8, 8, 16, 1], [2, 20, 7, 9, 17, 1], [2, 16, 9, 8, 32, 2], [2, 32, 7, 6, 16, 2]];
+    for (const mode of [1, 2]) {
+      B.convMode(mode);
+      for (const [N, C, H, W, K, stride] of shapes) {
+        for (const layout of ['NCHW', 'NHWC'] as const) {
+          rn.tidy(() => {
+            const r = lcg(N * 7 + C + H + W + K + stride);
+            const xa = randArr(N * C * H * W, r), wa = randArr(K * C * 9, r);
+            const { y, P, Q } = reference(xa, wa, null, N, C, H, W, K, 1, stride);
+            const dya = randArr(N * K * P * Q, r);
+            const ref = reference(xa, wa, dya, N, C, H, W, K, 1, stride);
+            let x = rn.tensor(xa, { shape: [N, C, H, W] }), dy = rn.tensor(dya, { shape: [N, K, P, Q] });
+            const w = rn.tensor(wa, { shape: [K, C, 3, 3] });
+            if (layout === 'NHWC') {
+              x = x.toChannelsLast();
+              dy = dy.toChannelsLast();
+            }
+            const p = rn.F.conv2dParams({ padding: 1, stride });
+            const run = (ntBytes: number) => {
+              expect(B.conv2dNtBytes(ntBytes)).toBe(ntBytes);
+              const out = wrap(B.conv2dForward(x.h, w.h, null, p)).contiguous().dataSync() as Float32Array;
+              const dx = wrap(B.conv2dBackwardData(dy.h, w.h, [N, C, H, W], layout === 'NHWC', p)).contiguous().dataSync() as Float32Array;
+              return { out, dx };
+            };
+            const streamed = run(0), cached = run(1e15);
+            const label = `mode ${mode} ${layout} [${N},${C},${H},${W}]->${K} stride ${stride}`;
+            expect({ label, out: streamed.out }).toEqual({ label, out: cached.out });
+            expect({ label, dx: streamed.dx }).toEqual({ label, dx: cached.dx });
+            expectClose(streamed.out, y, { rtol: TOL, label: `${label} y` });
+            expectClose(streamed.dx, ref.dx, { rtol: TOL, label: `${label} dx` });
+          });
+        }
       }
     }
   } finally {
