@@ -617,6 +617,7 @@ export function nativeSpecs(): NativeSpec[] {
         ['saved stats of the wrong size', [h([2, 3, 4, 4]), h([2, 3, 4, 4]), h([2, 3, 4, 4]), null, h([4]), h([4]), true, true], SHAPE]] },
     { fn: 'bnAddReluVersion', args: () => [0], kinds: ['i'], noArgs: 'ok', okGarbage: ['null'], extra: () => [['3', [3], RANGE], ['2^32 + 1', [2 ** 32 + 1], RANGE]] },
     { fn: 'bnAddReluNtBytes', args: () => [-1], kinds: ['i'], noArgs: 'ok', okGarbage: ['null'] },
+    { fn: 'conv2dNtBytes', args: () => [-1], kinds: ['i'], noArgs: 'ok', okGarbage: ['null'] },
     { fn: 'convMode', args: () => [0], kinds: ['i'], noArgs: 'ok', okGarbage: ['null'], extra: () => [['4', [4], RANGE], ['-1', [-1], RANGE], ['2^32 + 1', [2 ** 32 + 1], RANGE]] },
     { fn: 'benchCopy', args: () => [4096, 1], kinds: ['i', 'i'], okGarbage: ['null@1', 'undefined@1'], extra: () => [['2^40 bytes', [2 ** 40, 1], RANGE], ['0 reps', [4096, 0], RANGE]] },
     { fn: 'benchFlush', args: () => [4096], kinds: ['i'], extra: () => [['2^40 bytes', [2 ** 40], RANGE], ['-1 bytes', [-1], RANGE]] },
