@@ -430,6 +430,7 @@ void finish_plan(ConvPlan& c) {
   if (c.N * nb * c.nkc < want) nb = std::min(c.PI, cdiv(want, c.N * c.nkc));
   c.band = cdiv(c.PI, nb);
   c.nbands = cdiv(c.PI, c.band);
+  c.nt = c.G == 1 && stream_ok(c.out, c.out_cl, c.Cout, c.N * c.Cout * c.Hout * c.Wout, false);
 }
 
 RN_AVX512 void run_conv_item(const ConvPlan& c, int64_t item) {
@@ -895,6 +896,7 @@ void wino_plan_init(WinoPlan& c, const float* w, int64_t sk, int64_t sc, int64_t
   c.nitems = cdiv(c.N * c.ntr, c.trpi);
   c.upos = (size_t)c.nkb * c.ncb * 16 * c.NR * 16;
   c.U = t_pw.get(36 * c.upos);
+  c.nt = stream_ok(c.out, c.out_cl, c.K, c.N * c.K * c.P * c.Q, c.accumulate);
   if (c.C % 16 || c.K % (c.NR * 16)) std::memset(c.U, 0, 36 * c.upos * sizeof(float));  // padding channels stay 0
   // Small filters are transformed on this thread: cheaper than waking the pool for ~10 us of work.
   const int64_t n = cdiv(c.K, 16) * c.C;
@@ -1154,7 +1156,6 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
       std::memset(c.bias, 0, c.Kpad * sizeof(float));
       for (int64_t k = 0; k < p.K; k++) c.bias[k] = bias[k];
     }
-    c.nt = stream_ok(c.out, c.out_cl, c.K, c.N * c.K * c.P * c.Q, c.accumulate);
     run_wino(c);
     return true;
   }
@@ -1184,7 +1185,6 @@ bool conv2d_avx512_forward(float* y, const float* x, const float* w, const float
       for (int64_t k = 0; k < Kg; k++) c.bias[g * c.Kpad + k] = bias[g * Kg + k];
   }
   finish_plan(c);
-  c.nt = c.G == 1 && stream_ok(c.out, c.out_cl, c.Cout, c.N * c.Cout * c.Hout * c.Wout, false);
   run_conv(c);
   return true;
 }
@@ -1200,7 +1200,6 @@ bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, con
     c.out = dx; c.N = p.N; c.K = p.C; c.P = p.H; c.Q = p.W; c.out_cl = p.channels_last;
     c.C = p.K; c.pad_h = 2 - p.ph; c.pad_w = 2 - p.pw;
     wino_plan_init(c, w + 8, 9, p.C * 9, -3, -1);  // g[r][s] = w[ki][co][2-r][2-s]
-    c.nt = stream_ok(c.out, c.out_cl, c.K, c.N * c.K * c.P * c.Q, c.accumulate);
     run_wino(c);
     return true;
   }
@@ -1243,7 +1242,6 @@ bool conv2d_avx512_backward_data(float* dx, const float* dy, const float* w, con
     return w[(((g * Kg + ki) * Cg + co) * R + rs.first) * S + rs.second];
   });
   finish_plan(c);
-  c.nt = c.G == 1 && stream_ok(c.out, c.out_cl, c.Cout, c.N * c.Cout * c.Hout * c.Wout, false);
   run_conv(c);
   return true;
 }
